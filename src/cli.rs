@@ -1,0 +1,242 @@
+//! Command-line interface: one binary, several subcommands sharing one set of load flags.
+//!
+//! Flag names follow `vllm bench serve` so people can paste their command lines.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokscope",
+    version,
+    about = "Load-test an OpenAI-compatible LLM server and watch it live",
+    long_about = "Load-test an OpenAI-compatible LLM server and watch it live.\n\n\
+        With no subcommand, opens the live dashboard. With no URL, the dashboard runs against the \
+        built-in simulator (marked SIMULATED)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub dashboard: DashboardArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a benchmark headless: progress bar, summary table, result files.
+    Bench(BenchArgs),
+    /// One-shot health check: is it up, which model, one streamed request.
+    Check(CheckArgs),
+    /// Run the built-in simulator as an OpenAI-compatible server.
+    Mock(crate::mock::MockArgs),
+    /// One sample of local GPU telemetry (NVML, ROCm SMI, sysfs) as a table or JSON.
+    Gpu(crate::gpu::GpuArgs),
+    /// Serve this node's GPU telemetry as Prometheus text (dcgm-exporter names).
+    Agent(crate::gpu::AgentArgs),
+}
+
+/// The dashboard: every load flag, plus display options.
+#[derive(Debug, Args, Clone)]
+pub struct DashboardArgs {
+    /// Server base URL (e.g. http://127.0.0.1:8000). Omit to use the built-in simulator.
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub ui: UiArgs,
+}
+
+/// Headless benchmark.
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    /// Server base URL (same as --base-url).
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Print the result JSON to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum EndpointKind {
+    /// /v1/chat/completions
+    #[default]
+    Chat,
+    /// /v1/completions
+    Completions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DatasetName {
+    #[default]
+    Random,
+    Sharegpt,
+    Custom,
+}
+
+/// Flags shared by `bench` and the dashboard.
+#[derive(Debug, Args, Clone)]
+pub struct LoadArgs {
+    /// Server base URL; a positional URL means the same.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Host and port (vLLM style); used when no URL is given.
+    #[arg(long)]
+    pub host: Option<String>,
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Model id; default: the first id from /v1/models.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Served model name to send (defaults to --model).
+    #[arg(long)]
+    pub served_model_name: Option<String>,
+    /// API path: /v1/chat/completions (default) or /v1/completions.
+    #[arg(long, default_value = "/v1/chat/completions")]
+    pub endpoint: String,
+    /// Accepted for compatibility with vllm bench serve (openai, openai-chat, vllm ...).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Extra HTTP header K=V (repeatable).
+    #[arg(long = "header", value_name = "K=V")]
+    pub headers: Vec<String>,
+    /// Bearer token; never printed, never written to result files.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// JSON object merged into every request body.
+    #[arg(long, value_name = "JSON")]
+    pub extra_body: Option<String>,
+    /// JSON object sent as chat_template_kwargs (e.g. '{"enable_thinking": false}').
+    #[arg(long, value_name = "JSON")]
+    pub chat_template_kwargs: Option<String>,
+    /// Ask the server to ignore EOS so every request generates the full output length.
+    #[arg(long)]
+    pub ignore_eos: bool,
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Per-request timeout in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    pub timeout: f64,
+    /// Do not send stream_options.include_usage (for servers that reject it).
+    #[arg(long)]
+    pub no_stream_usage: bool,
+
+    /// Closed loop: at most N requests in flight.
+    #[arg(long, value_name = "N")]
+    pub max_concurrency: Option<u32>,
+    /// Open loop: requests per second ('inf' = all at once, capped by --max-concurrency).
+    #[arg(long, value_name = "R", default_value = "inf")]
+    pub request_rate: String,
+    /// Gamma shape of inter-arrival times: 1 = Poisson, larger = more regular.
+    #[arg(long, default_value_t = 1.0)]
+    pub burstiness: f64,
+    /// Number of timed requests.
+    #[arg(long, value_name = "N")]
+    pub num_prompts: Option<u64>,
+    /// Stop sending after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Requests sent before the timed run and kept out of the statistics.
+    #[arg(long, default_value_t = 0)]
+    pub num_warmups: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    #[arg(long, value_enum, default_value_t = DatasetName::Random)]
+    pub dataset_name: DatasetName,
+    #[arg(long, value_name = "FILE")]
+    pub dataset_path: Option<PathBuf>,
+    #[arg(long, default_value_t = 1024)]
+    pub random_input_len: u32,
+    #[arg(long, default_value_t = 128)]
+    pub random_output_len: u32,
+    #[arg(long, default_value_t = 0.0)]
+    pub random_range_ratio: f64,
+    #[arg(long, default_value_t = 0)]
+    pub random_prefix_len: u32,
+    /// Output length for sharegpt/custom prompts (overrides the dataset's own).
+    #[arg(long)]
+    pub sharegpt_output_len: Option<u32>,
+    /// A local tokenizer.json (or a model directory holding one) for exact prompt lengths.
+    #[arg(long, value_name = "PATH")]
+    pub tokenizer: Option<PathBuf>,
+
+    /// Percentiles to report, comma-separated.
+    #[arg(long, default_value = "50,90,95,99")]
+    pub metric_percentiles: String,
+    /// Accepted for compatibility; tokscope always reports ttft, ttfo, tpot, itl, e2el.
+    #[arg(long)]
+    pub percentile_metrics: Option<String>,
+    /// SLOs for goodput, e.g. --goodput ttft:500 tpot:50 e2el:10000 (milliseconds).
+    #[arg(long, num_args = 1.., value_name = "METRIC:MS")]
+    pub goodput: Vec<String>,
+
+    /// Write the result JSON when the run ends.
+    #[arg(long)]
+    pub save_result: bool,
+    /// Add per-request arrays to the result JSON.
+    #[arg(long)]
+    pub save_detailed: bool,
+    #[arg(long, value_name = "DIR")]
+    pub result_dir: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub result_filename: Option<String>,
+    /// Key=value pairs stored in the result (as vLLM's --metadata).
+    #[arg(long, num_args = 1.., value_name = "K=V")]
+    pub metadata: Vec<String>,
+    /// A label stored in the result.
+    #[arg(long)]
+    pub label: Option<String>,
+
+    /// GPU sampling interval in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub gpu_interval: f64,
+    /// Remote GPU telemetry: a Prometheus /metrics URL of `tokscope agent` or dcgm-exporter,
+    /// optionally NAME=URL (repeatable).
+    #[arg(long = "gpu-endpoint", value_name = "[NAME=]URL")]
+    pub gpu_endpoints: Vec<String>,
+    /// Do not sample local GPUs.
+    #[arg(long)]
+    pub no_gpu: bool,
+}
+
+/// Display options of the dashboard.
+#[derive(Debug, Args, Clone)]
+pub struct UiArgs {
+    /// Theme name (dark, light, high-contrast, colorblind) or a TOML file.
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Frames per second.
+    #[arg(long, default_value_t = 4.0)]
+    pub fps: f64,
+}
+
+/// `tokscope check URL`.
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// Server base URL.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long, default_value = "/v1/chat/completions")]
+    pub endpoint: String,
+    #[arg(long = "header", value_name = "K=V")]
+    pub headers: Vec<String>,
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Seconds allowed for each step.
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout: f64,
+    /// Output tokens for the test request.
+    #[arg(long, default_value_t = 16)]
+    pub max_tokens: u32,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,296 @@
+//! `Snapshot`: what every face (dashboard, headless progress, result writer) reads.
+//!
+//! The recorder is the only writer; it publishes an `Arc<Snapshot>` on a `watch` channel a few
+//! times a second. Faces never lock anything: they hold the `Arc` they were given.
+
+use crate::record::ErrorKind;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Whether the engine is sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Probing the server, warming up.
+    #[default]
+    Starting,
+    Running,
+    /// Sending is paused; in-flight requests finish.
+    Paused,
+    /// No more requests will be sent; waiting for in-flight ones.
+    Draining,
+    Done,
+}
+
+impl RunState {
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Starting => "starting",
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Draining => "draining",
+            RunState::Done => "done",
+        }
+    }
+}
+
+/// Static facts about the run, for headers and result files.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct RunInfo {
+    pub base_url: String,
+    pub model: String,
+    /// Path such as `/v1/chat/completions`.
+    pub endpoint: String,
+    /// True when the target is the built-in simulator.
+    pub simulated: bool,
+    pub dataset: String,
+    /// Requested input/output lengths (the random dataset), when they apply.
+    pub input_len: Option<u32>,
+    pub output_len: Option<u32>,
+    pub num_prompts: Option<u64>,
+    pub duration_limit: Option<Duration>,
+}
+
+/// The load the engine is asked to apply now (keys may change it during a run).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct Control {
+    /// `None`: no concurrency cap.
+    pub max_concurrency: Option<u32>,
+    /// Requests per second; `None` is infinite (send as fast as the concurrency allows).
+    pub request_rate: Option<f64>,
+    pub paused: bool,
+}
+
+/// Request counters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct Counts {
+    /// Sent (excluding warm-ups).
+    pub sent: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub in_flight: u64,
+    /// Due by the schedule but waiting for a concurrency slot.
+    pub queued: u64,
+    pub warmups: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Successful requests whose output count came from usage / from counting chunks.
+    pub output_from_usage: u64,
+    pub output_from_chunks: u64,
+    pub reasoning_chunks: u64,
+}
+
+/// One second of the run (bucket `i` covers `[i, i+1)` seconds since start).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct SecondBucket {
+    /// Output tokens that arrived in this second (live estimate, exact once requests finish).
+    pub output_tokens: u64,
+    /// Prompt tokens of requests sent in this second.
+    pub input_tokens: u64,
+    pub chunks: u64,
+    pub sent: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Sums and counts for per-second latency means (microseconds), keyed by completion second.
+    pub ttft_sum_us: u64,
+    pub ttft_n: u32,
+    pub tpot_sum_us: u64,
+    pub tpot_n: u32,
+    pub itl_sum_us: u64,
+    pub itl_n: u32,
+    pub e2e_sum_us: u64,
+    pub e2e_n: u32,
+    pub ttfo_sum_us: u64,
+    pub ttfo_n: u32,
+    /// Highest number of requests in flight during this second.
+    pub peak_in_flight: u32,
+}
+
+impl SecondBucket {
+    /// Mean of a latency in milliseconds, `None` when nothing finished in this second.
+    pub fn mean_ms(sum_us: u64, n: u32) -> Option<f64> {
+        (n > 0).then(|| sum_us as f64 / n as f64 / 1000.0)
+    }
+    pub fn total_tokens(&self) -> u64 {
+        self.output_tokens + self.input_tokens
+    }
+}
+
+/// Summary of one latency distribution, in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Dist {
+    pub count: u64,
+    pub mean: f64,
+    pub std: f64,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    /// (percentile, value) for each of `--metric-percentiles`.
+    pub percentiles: Vec<(f64, f64)>,
+}
+
+impl Dist {
+    /// Value at percentile `p` if it was computed.
+    pub fn p(&self, p: f64) -> Option<f64> {
+        self.percentiles
+            .iter()
+            .find(|(q, _)| (q - p).abs() < 1e-9)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// The latency metrics, by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct LatencySet {
+    pub ttft: Dist,
+    pub ttfo: Dist,
+    pub tpot: Dist,
+    pub itl: Dist,
+    pub e2el: Dist,
+    /// Client-side queue time (when a rate is capped by concurrency).
+    pub queue: Dist,
+}
+
+impl LatencySet {
+    /// (name, distribution) in display order.
+    pub fn named(&self) -> [(&'static str, &Dist); 5] {
+        [
+            ("ttft", &self.ttft),
+            ("ttfo", &self.ttfo),
+            ("tpot", &self.tpot),
+            ("itl", &self.itl),
+            ("e2el", &self.e2el),
+        ]
+    }
+}
+
+/// Failures of one kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorCount {
+    pub kind: ErrorKind,
+    pub count: u64,
+    /// The most recent message of this kind.
+    pub last_message: String,
+    /// Up to a few distinct sample messages.
+    pub samples: Vec<String>,
+}
+
+/// One line of the dashboard's request log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogLine {
+    pub at: Duration,
+    pub id: u64,
+    pub output_tokens: u64,
+    pub ttft_ms: Option<f64>,
+    pub e2e_ms: f64,
+    /// "ok", or the error kind's label with its message.
+    pub status: String,
+}
+
+/// Something that happened to the run as a whole (a key press, a pause, an interruption).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEvent {
+    pub at: Duration,
+    pub what: String,
+}
+
+/// The whole published state. Cheap to clone where it matters: series blocks are shared.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub info: Arc<RunInfo>,
+    /// Time since the run started (the first timed request's schedule origin).
+    pub elapsed: Duration,
+    pub state: RunState,
+    pub control: Control,
+    pub counts: Counts,
+    /// Per-second buckets of the whole run (see `Series`).
+    pub series: Series,
+    /// Whole-run distributions over successful requests (what the summary prints).
+    pub whole: LatencySet,
+    /// Distributions over requests that finished in the recent window.
+    pub recent: LatencySet,
+    /// The recent window's length.
+    pub recent_window: Duration,
+    pub errors: Vec<ErrorCount>,
+    /// Most recent requests, newest last.
+    pub log: Arc<Vec<LogLine>>,
+    pub timeline: Arc<Vec<TimelineEvent>>,
+    /// Highest output tokens in any complete 1-second bucket.
+    pub peak_output_tps: f64,
+    pub peak_concurrency: u64,
+    /// Requests per second actually sent over the last few seconds (against the target rate).
+    pub achieved_rate: f64,
+    /// The run was stopped early (Ctrl-C, `q`, SIGTERM).
+    pub interrupted: bool,
+    /// Why the run cannot go on, if it cannot (shown as a full pane, written to the result).
+    pub fatal: Option<String>,
+}
+
+/// Per-second buckets stored as blocks of 60 seconds. Full blocks are shared between snapshots
+/// (`Arc`), so publishing ten times a second copies at most one block however long the run.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    blocks: Vec<Arc<Vec<SecondBucket>>>,
+}
+
+/// Seconds per shared block of `Series`.
+pub const SERIES_BLOCK: usize = 60;
+
+impl Series {
+    pub fn len(&self) -> usize {
+        match self.blocks.last() {
+            Some(last) => (self.blocks.len() - 1) * SERIES_BLOCK + last.len(),
+            None => 0,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn get(&self, second: usize) -> Option<&SecondBucket> {
+        self.blocks
+            .get(second / SERIES_BLOCK)
+            .and_then(|b| b.get(second % SERIES_BLOCK))
+    }
+    /// Mutable access to a second's bucket, growing the series as needed.
+    pub fn bucket_mut(&mut self, second: usize) -> &mut SecondBucket {
+        while self.len() <= second {
+            match self.blocks.last_mut() {
+                Some(b) if b.len() < SERIES_BLOCK => Arc::make_mut(b).push(SecondBucket::default()),
+                _ => self
+                    .blocks
+                    .push(Arc::new(Vec::with_capacity(SERIES_BLOCK))),
+            }
+        }
+        let b = &mut self.blocks[second / SERIES_BLOCK];
+        &mut Arc::make_mut(b)[second % SERIES_BLOCK]
+    }
+    /// Iterate over buckets `[from, to)` (clamped to what exists).
+    pub fn range(&self, from: usize, to: usize) -> impl Iterator<Item = (usize, &SecondBucket)> {
+        let to = to.min(self.len());
+        (from.min(to)..to).filter_map(move |i| self.get(i).map(|b| (i, b)))
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &SecondBucket)> {
+        self.range(0, self.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_grows_in_shared_blocks() {
+        let mut s = Series::default();
+        s.bucket_mut(130).output_tokens = 7;
+        assert_eq!(s.len(), 131);
+        assert_eq!(s.get(130).map(|b| b.output_tokens), Some(7));
+        assert_eq!(s.get(5).map(|b| b.output_tokens), Some(0));
+        let copy = s.clone();
+        s.bucket_mut(3).output_tokens = 1;
+        // The copy keeps its own view: a write after a clone does not leak into it.
+        assert_eq!(copy.get(3).map(|b| b.output_tokens), Some(0));
+        assert_eq!(s.get(3).map(|b| b.output_tokens), Some(1));
+        assert_eq!(s.range(129, 500).count(), 2);
+    }
+}

@@ -1,0 +1,3 @@
+//! The live dashboard (ratatui). Reads `Snapshot`s, sends `engine::Command`s.
+
+pub mod theme;
