@@ -1,1 +1,620 @@
-//! (being written)
+//! HTTP client for OpenAI-compatible servers: builds request bodies, sends one streaming
+//! request and measures it at the wire.
+//!
+//! The hot path per network read is: take the time, split SSE events, parse each payload,
+//! update a few counters, and send a small `Chunk` event to the recorder. Nothing here waits on
+//! the UI.
+
+use crate::chunk::{self, InlineThink};
+use crate::record::{ErrorKind, RequestError, RequestEvent, RequestRecord, TokenSource};
+use crate::sse::{SseEvent, SseSplitter};
+use anyhow::{bail, Context};
+use futures_util::StreamExt;
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+
+/// Everything needed to talk to one server.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Scheme, host and port, without a trailing slash (e.g. `http://127.0.0.1:8000`).
+    pub base_url: String,
+    /// API path, e.g. `/v1/chat/completions`.
+    pub endpoint: String,
+    pub model: String,
+    pub headers: Vec<(String, String)>,
+    pub api_key: Option<String>,
+    pub extra_body: Option<Map<String, Value>>,
+    pub chat_template_kwargs: Option<Value>,
+    pub ignore_eos: bool,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    /// Send `stream_options.include_usage` (and read token counts from `usage`).
+    pub include_usage: bool,
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    /// A config with defaults for everything but the target.
+    pub fn new(base_url: &str, endpoint: &str, model: &str) -> Self {
+        ClientConfig {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            endpoint: endpoint.to_string(),
+            model: model.to_string(),
+            headers: Vec::new(),
+            api_key: None,
+            extra_body: None,
+            chat_template_kwargs: None,
+            ignore_eos: false,
+            temperature: None,
+            top_p: None,
+            include_usage: true,
+            timeout: Duration::from_secs(600),
+        }
+    }
+
+    /// True for the chat API (`messages`), false for completions (`prompt`).
+    pub fn is_chat(&self) -> bool {
+        self.endpoint.trim_end_matches('/').ends_with("chat/completions")
+    }
+}
+
+/// One request to send.
+#[derive(Debug, Clone)]
+pub struct RequestSpec<'a> {
+    pub id: u64,
+    pub warmup: bool,
+    /// When the arrival schedule wanted it sent (since run start).
+    pub scheduled_at: Duration,
+    pub prompt: &'a str,
+    pub max_tokens: u32,
+    /// The workload's count of prompt tokens (used when the server reports no usage).
+    pub prompt_tokens: u64,
+    pub prompt_source: TokenSource,
+}
+
+/// A reusable client (connection pool, request template).
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub config: ClientConfig,
+    http: reqwest::Client,
+    url: String,
+    template: Map<String, Value>,
+}
+
+/// Build a reqwest client with our defaults: HTTP/1.1 keep-alive, rustls, no proxy surprises.
+pub fn http_client(headers: &[(String, String)], api_key: Option<&str>) -> anyhow::Result<reqwest::Client> {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (k, v) in headers {
+        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+            .with_context(|| format!("--header: '{k}' is not a valid header name"))?;
+        let value = reqwest::header::HeaderValue::from_str(v)
+            .with_context(|| format!("--header: the value of '{k}' is not a valid header value"))?;
+        map.insert(name, value);
+    }
+    if let Some(key) = api_key {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+            .context("--api-key: the key contains characters not allowed in a header")?;
+        value.set_sensitive(true);
+        map.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(map)
+        .http1_only()
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(usize::MAX)
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .context("could not build the HTTP client")
+}
+
+/// Parse `--header K=V` values.
+pub fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>, String> {
+    raw.iter()
+        .map(|h| match h.split_once('=').or_else(|| h.split_once(':')) {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+            _ => Err(format!("--header: '{h}' is not K=V (e.g. --header X-Team=infra)")),
+        })
+        .collect()
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> anyhow::Result<Self> {
+        let http = http_client(&config.headers, config.api_key.as_deref())?;
+        let url = format!("{}{}", config.base_url, config.endpoint);
+        let template = Self::template(&config);
+        Ok(Client { config, http, url, template })
+    }
+
+    /// The constant part of every request body; the prompt and the output limit are added per
+    /// request, and `--extra-body` is merged last so it can override anything.
+    fn template(c: &ClientConfig) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("model".into(), json!(c.model));
+        m.insert("stream".into(), json!(true));
+        if c.include_usage {
+            m.insert("stream_options".into(), json!({"include_usage": true}));
+        }
+        if c.ignore_eos {
+            m.insert("ignore_eos".into(), json!(true));
+        }
+        if let Some(t) = c.temperature {
+            m.insert("temperature".into(), json!(t));
+        }
+        if let Some(p) = c.top_p {
+            m.insert("top_p".into(), json!(p));
+        }
+        if let Some(k) = &c.chat_template_kwargs {
+            m.insert("chat_template_kwargs".into(), k.clone());
+        }
+        m
+    }
+
+    /// The JSON body for one request.
+    pub fn body(&self, prompt: &str, max_tokens: u32) -> Vec<u8> {
+        let mut m = self.template.clone();
+        if self.config.is_chat() {
+            m.insert("messages".into(), json!([{"role": "user", "content": prompt}]));
+            // Some servers read only one of the two names and otherwise generate to the end of
+            // the context; the completions API has only `max_tokens`.
+            m.insert("max_completion_tokens".into(), json!(max_tokens));
+        } else {
+            m.insert("prompt".into(), json!(prompt));
+        }
+        m.insert("max_tokens".into(), json!(max_tokens));
+        if let Some(extra) = &self.config.extra_body {
+            for (k, v) in extra {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        serde_json::to_vec(&Value::Object(m)).unwrap_or_default()
+    }
+
+    /// Send one streaming request and measure it. Never fails: errors end up in the record.
+    /// `origin` is the run's time zero; `events` (when given) receives live `Sent`/`Chunk` events.
+    pub async fn run(
+        &self,
+        spec: &RequestSpec<'_>,
+        origin: Instant,
+        events: Option<&UnboundedSender<RequestEvent>>,
+    ) -> RequestRecord {
+        let body = self.body(spec.prompt, spec.max_tokens);
+        let mut m = Measure::new(spec, origin);
+        if let Some(tx) = events {
+            let _ = tx.send(RequestEvent::Sent {
+                id: spec.id,
+                warmup: spec.warmup,
+                at: m.sent_at,
+            });
+        }
+        let deadline = m.t0 + self.config.timeout;
+        match tokio::time::timeout_at(deadline, self.stream(body, &mut m, events)).await {
+            Ok(()) => {}
+            Err(_) => m.fail(
+                ErrorKind::Timeout,
+                None,
+                format!("no complete answer within --timeout {} s", self.config.timeout.as_secs_f64()),
+            ),
+        }
+        m.into_record(spec)
+    }
+
+    async fn stream(&self, body: Vec<u8>, m: &mut Measure, events: Option<&UnboundedSender<RequestEvent>>) {
+        let resp = match self
+            .http
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Connect };
+                m.fail(kind, None, describe_reqwest(&e, &self.url));
+                return;
+            }
+        };
+        let status = resp.status();
+        if !status.is_success() {
+            let text = resp.text().await.unwrap_or_default();
+            m.fail(
+                ErrorKind::HttpStatus,
+                Some(status.as_u16()),
+                format!("HTTP {}: {}", status.as_u16(), error_message(&text)),
+            );
+            return;
+        }
+        let mut body = resp.bytes_stream();
+        let mut sse = SseSplitter::new();
+        while let Some(item) = body.next().await {
+            // The arrival time of these bytes: taken before any parsing.
+            let at = Instant::now();
+            match item {
+                Ok(bytes) => {
+                    sse.feed(&bytes, |ev| m.on_event(ev, at, events));
+                    if m.done || m.error.is_some() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("stream broke after {} chunks: {}", m.text_chunks, error_chain(&e));
+                    m.fail(ErrorKind::StreamCut, None, msg);
+                    return;
+                }
+            }
+        }
+        let at = Instant::now();
+        sse.finish(|ev| m.on_event(ev, at, events));
+        if !m.done && m.error.is_none() && m.text_chunks == 0 {
+            m.fail(ErrorKind::StreamCut, None, "the stream ended without [DONE] and without any text".into());
+        }
+    }
+
+    /// Ids from `GET /v1/models`.
+    pub async fn models(&self) -> anyhow::Result<Vec<String>> {
+        list_models(&self.http, &self.config.base_url).await
+    }
+}
+
+/// Ids from `GET {base}/v1/models`, in the server's order.
+pub async fn list_models(http: &reqwest::Client, base_url: &str) -> anyhow::Result<Vec<String>> {
+    let url = format!("{}/v1/models", base_url.trim_end_matches('/'));
+    let resp = http
+        .get(&url)
+        .timeout(Duration::from_secs(15))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(describe_reqwest(&e, &url)))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!("GET '{url}' answered HTTP {}: {}", status.as_u16(), error_message(&text));
+    }
+    let v: Value = serde_json::from_str(&text)
+        .with_context(|| format!("GET '{url}' did not return JSON: '{}'", short(&text, 80)))?;
+    let ids: Vec<String> = v
+        .get("data")
+        .and_then(|d| d.as_array())
+        .map(|a| a.iter().filter_map(|m| m.get("id")?.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    Ok(ids)
+}
+
+/// A short, human message from an error body: the JSON error's message, else the first text.
+pub fn error_message(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<Value>(body) {
+        let msg = v
+            .pointer("/error/message")
+            .or_else(|| v.get("message"))
+            .or_else(|| v.get("detail"))
+            .or_else(|| v.get("error"));
+        if let Some(m) = msg {
+            return short(m.as_str().map(str::to_owned).unwrap_or_else(|| m.to_string()).trim(), 300);
+        }
+    }
+    // HTML or plain text: drop tags, keep the first meaningful words.
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for ch in body.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                plain.push(' ');
+            }
+            c if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = plain.split_whitespace().collect();
+    if words.is_empty() {
+        "(empty body)".into()
+    } else {
+        short(&words.join(" "), 200)
+    }
+}
+
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(max).collect::<String>())
+    }
+}
+
+/// reqwest's error with its causes, which hold the useful part ("Connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = inner.source();
+    }
+    s
+}
+
+fn describe_reqwest(e: &reqwest::Error, url: &str) -> String {
+    if e.is_connect() {
+        format!("cannot connect to '{url}': {}", error_chain(e))
+    } else if e.is_timeout() {
+        format!("'{url}' timed out")
+    } else {
+        format!("request to '{url}' failed: {}", error_chain(e))
+    }
+}
+
+/// Per-request measurement state, updated once per SSE event.
+struct Measure {
+    origin: Instant,
+    t0: Instant,
+    sent_at: Duration,
+    id: u64,
+    warmup: bool,
+    first: Option<Instant>,
+    first_answer: Option<Instant>,
+    last: Option<Instant>,
+    itl_us: Vec<u32>,
+    chunk_times_us: Vec<(u32, u32)>,
+    text_chunks: u64,
+    reasoning_chunks: u64,
+    /// Latest cumulative usage seen (continuous usage stats or the final chunk).
+    usage_completion: Option<u64>,
+    usage_prompt: Option<u64>,
+    finish_reason: Option<String>,
+    think: InlineThink,
+    done: bool,
+    error: Option<RequestError>,
+    /// Text received, for `check` (collected only when asked).
+    pub text: Option<String>,
+}
+
+impl Measure {
+    fn new(spec: &RequestSpec<'_>, origin: Instant) -> Self {
+        let t0 = Instant::now();
+        Measure {
+            origin,
+            t0,
+            sent_at: t0.saturating_duration_since(origin),
+            id: spec.id,
+            warmup: spec.warmup,
+            first: None,
+            first_answer: None,
+            last: None,
+            itl_us: Vec::with_capacity(spec.max_tokens.min(4096) as usize),
+            chunk_times_us: Vec::with_capacity(spec.max_tokens.min(4096) as usize),
+            text_chunks: 0,
+            reasoning_chunks: 0,
+            usage_completion: None,
+            usage_prompt: None,
+            finish_reason: None,
+            think: InlineThink::default(),
+            done: false,
+            error: None,
+            text: None,
+        }
+    }
+
+    fn fail(&mut self, kind: ErrorKind, status: Option<u16>, message: String) {
+        if self.error.is_none() {
+            self.error = Some(RequestError { kind, status, message });
+        }
+    }
+
+    fn on_event(&mut self, ev: SseEvent<'_>, at: Instant, events: Option<&UnboundedSender<RequestEvent>>) {
+        if self.done || self.error.is_some() {
+            return;
+        }
+        let payload = match ev {
+            SseEvent::Error(raw) => {
+                let c = chunk::parse(raw).ok().and_then(|c| c.error);
+                let (msg, code) = c.unwrap_or_else(|| (String::from_utf8_lossy(raw).into_owned(), None));
+                self.fail(ErrorKind::ErrorEvent, code, format!("error event: {}", short(&msg, 300)));
+                return;
+            }
+            SseEvent::Data(d) => d,
+        };
+        let trimmed = payload.trim_ascii();
+        if trimmed == b"[DONE]" {
+            self.done = true;
+            return;
+        }
+        if trimmed.is_empty() {
+            return;
+        }
+        let c = match chunk::parse(trimmed) {
+            Ok(c) => c,
+            Err(e) => {
+                self.fail(ErrorKind::Malformed, None, e.0);
+                return;
+            }
+        };
+        if let Some((msg, code)) = c.error {
+            self.fail(ErrorKind::ErrorEvent, code, format!("error event: {}", short(&msg, 300)));
+            return;
+        }
+        let prev_usage = self.usage_completion;
+        if let Some(u) = c.usage {
+            if u.completion_tokens.is_some() {
+                self.usage_completion = u.completion_tokens;
+            }
+            if u.prompt_tokens.is_some() {
+                self.usage_prompt = u.prompt_tokens;
+            }
+        }
+        if let Some(f) = c.finish_reason {
+            self.finish_reason = Some(f.into_owned());
+        }
+        let mut reasoning = c.reasoning.as_deref().is_some_and(|r| !r.is_empty());
+        let mut answer = false;
+        if let Some(content) = c.content.as_deref() {
+            if !content.is_empty() {
+                let (r, a) = self.think.split(content);
+                reasoning |= r;
+                answer = a;
+            }
+            if let Some(t) = self.text.as_mut() {
+                t.push_str(content);
+            }
+        }
+        if !(reasoning || answer) {
+            return;
+        }
+        // A text-carrying chunk: this is a token event.
+        self.text_chunks += 1;
+        if reasoning && !answer {
+            self.reasoning_chunks += 1;
+        }
+        if self.first.is_none() {
+            self.first = Some(at);
+        }
+        if answer && self.first_answer.is_none() {
+            self.first_answer = Some(at);
+        }
+        if let Some(prev) = self.last {
+            self.itl_us.push(micros(at.saturating_duration_since(prev)));
+        }
+        self.last = Some(at);
+        // Live token estimate: the usage delta when the server streams usage, else one.
+        let tokens = match (prev_usage, self.usage_completion) {
+            (Some(p), Some(n)) if n > p => (n - p).min(u32::MAX as u64) as u32,
+            (None, Some(n)) if n > 0 => n.min(u32::MAX as u64) as u32,
+            _ => 1,
+        };
+        self.chunk_times_us.push((micros(at.saturating_duration_since(self.t0)), tokens));
+        if let Some(tx) = events {
+            let _ = tx.send(RequestEvent::Chunk {
+                id: self.id,
+                at: at.saturating_duration_since(self.origin),
+                tokens,
+            });
+        }
+    }
+
+    fn into_record(mut self, spec: &RequestSpec<'_>) -> RequestRecord {
+        let t0 = self.t0;
+        let since = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(t0));
+        let (output_tokens, output_source) = match self.usage_completion {
+            Some(n) if n > 0 => (n, TokenSource::Usage),
+            _ => (self.text_chunks, TokenSource::Chunks),
+        };
+        let (prompt_tokens, prompt_source) = match self.usage_prompt {
+            Some(n) if n > 0 => (n, TokenSource::Usage),
+            _ => (spec.prompt_tokens, spec.prompt_source),
+        };
+        if self.error.is_none() && self.text_chunks == 0 {
+            self.fail(ErrorKind::NoTokens, None, "the stream completed without any generated text".into());
+        }
+        let e2e = match self.last {
+            Some(l) if self.error.is_none() => l.saturating_duration_since(self.t0),
+            // A failed request's latency runs to the moment it failed.
+            _ => Instant::now().saturating_duration_since(self.t0),
+        };
+        RequestRecord {
+            id: self.id,
+            warmup: self.warmup,
+            scheduled_at: spec.scheduled_at,
+            sent_at: self.sent_at,
+            ttft: since(self.first),
+            ttfo: since(self.first_answer),
+            e2e,
+            itl_us: self.itl_us,
+            chunk_times_us: self.chunk_times_us,
+            prompt_tokens,
+            prompt_source,
+            output_tokens,
+            output_source,
+            text_chunks: self.text_chunks,
+            reasoning_chunks: self.reasoning_chunks,
+            finish_reason: self.finish_reason,
+            error: self.error,
+        }
+    }
+}
+
+fn micros(d: Duration) -> u32 {
+    d.as_micros().min(u32::MAX as u128) as u32
+}
+
+/// Send one request and also collect its text (for `check` and the probe).
+pub async fn run_collecting(client: &Client, spec: &RequestSpec<'_>) -> (RequestRecord, String) {
+    // Same as `Client::run` but keeps the answer text; a separate path so the load path never
+    // pays for string building.
+    let body = client.body(spec.prompt, spec.max_tokens);
+    let origin = Instant::now();
+    let mut m = Measure::new(spec, origin);
+    m.text = Some(String::new());
+    let deadline = m.t0 + client.config.timeout;
+    if tokio::time::timeout_at(deadline, client.stream(body, &mut m, None)).await.is_err() {
+        m.fail(ErrorKind::Timeout, None, format!("no complete answer within {} s", client.config.timeout.as_secs_f64()));
+    }
+    let text = m.text.take().unwrap_or_default();
+    (m.into_record(spec), text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_for_chat_has_both_limits_and_usage() {
+        let mut cfg = ClientConfig::new("http://127.0.0.1:1/", "/v1/chat/completions", "m");
+        cfg.ignore_eos = true;
+        cfg.chat_template_kwargs = Some(json!({"enable_thinking": false}));
+        cfg.extra_body = serde_json::from_str(r#"{"temperature":0.5,"top_k":3}"#).ok();
+        let c = Client::new(cfg).unwrap();
+        let v: Value = serde_json::from_slice(&c.body("hi", 7)).unwrap();
+        assert_eq!(v["max_tokens"], 7);
+        assert_eq!(v["max_completion_tokens"], 7);
+        assert_eq!(v["stream"], true);
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        assert_eq!(v["ignore_eos"], true);
+        assert_eq!(v["messages"][0]["content"], "hi");
+        assert_eq!(v["chat_template_kwargs"]["enable_thinking"], false);
+        assert_eq!(v["temperature"], 0.5);
+        assert_eq!(v["top_k"], 3);
+        assert_eq!(c.url, "http://127.0.0.1:1/v1/chat/completions");
+    }
+
+    #[test]
+    fn body_for_completions_uses_prompt() {
+        let mut cfg = ClientConfig::new("http://h", "/v1/completions", "m");
+        cfg.include_usage = false;
+        let c = Client::new(cfg).unwrap();
+        let v: Value = serde_json::from_slice(&c.body("hi", 3)).unwrap();
+        assert_eq!(v["prompt"], "hi");
+        assert!(v.get("messages").is_none());
+        assert!(v.get("stream_options").is_none());
+        assert!(v.get("max_completion_tokens").is_none());
+    }
+
+    #[test]
+    fn error_messages_from_json_and_html() {
+        assert_eq!(error_message(r#"{"error":{"message":"The model 'x' does not exist."}}"#), "The model 'x' does not exist.");
+        assert_eq!(error_message(r#"{"detail":"Not Found"}"#), "Not Found");
+        assert_eq!(
+            error_message("<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"),
+            "502 Bad Gateway 502 Bad Gateway"
+        );
+        assert_eq!(error_message(""), "(empty body)");
+    }
+
+    #[test]
+    fn header_parsing() {
+        assert_eq!(
+            parse_headers(&["A=b".into(), "X-Y: z".into()]),
+            Ok(vec![("A".into(), "b".into()), ("X-Y".into(), "z".into())])
+        );
+        assert_eq!(
+            parse_headers(&["nope".into()]),
+            Err("--header: 'nope' is not K=V (e.g. --header X-Team=infra)".into())
+        );
+    }
+}

@@ -61,6 +61,10 @@ pub enum TokenSource {
     Usage,
     /// Counted text-carrying chunks (the server sent no usage).
     Chunks,
+    /// A local tokenizer counted them (prompts built with `--tokenizer`).
+    Tokenizer,
+    /// Estimated from the text's length (no usage, no tokenizer).
+    Estimate,
 }
 
 /// A request's failure: its kind and a short message (a sample is kept per kind).
@@ -144,4 +148,14 @@ pub enum RequestEvent {
     Timeline { at: Duration, what: String },
     /// The engine has stopped sending; `interrupted` when the user or a signal stopped it early.
     SendingDone { interrupted: bool },
+    /// The load the engine applies changed (a key, a command).
+    Control(crate::snapshot::Control),
+    /// The engine's state changed.
+    State(crate::snapshot::RunState),
+    /// The timed run starts now: `at` is time zero of every later event's offset.
+    Origin(tokio::time::Instant),
+    /// In-flight requests were cancelled (stop before they finished); they are not counted.
+    Cancelled { ids: Vec<u64> },
+    /// Something went wrong that ends the run (shown as a pane, written to the result).
+    Fatal(String),
 }

@@ -1,1 +1,659 @@
-//! (being written)
+//! The recorder: sole owner of the run's statistics.
+//!
+//! Request tasks and the engine send small `RequestEvent`s on an unbounded channel; the recorder
+//! folds them into HDR/exact distributions, per-second buckets and counters, appends each
+//! finished request to the JSONL log, and publishes an `Arc<Snapshot>` on a `watch` channel
+//! ten times a second. Nothing else writes statistics, so the faces cannot disagree.
+
+use crate::record::{ErrorKind, RequestEvent, RequestRecord, TokenSource};
+use crate::snapshot::{
+    Control, Counts, ErrorCount, LatencySet, LogLine, RunInfo, RunState, Series, Snapshot,
+    TimelineEvent,
+};
+use crate::stats::{summarize_slice, Distribution};
+use serde_json::json;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// A goodput service-level objective: a metric and its limit in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slo {
+    pub metric: SloMetric,
+    pub limit_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SloMetric {
+    Ttft,
+    Tpot,
+    E2el,
+}
+
+/// Parse `--goodput ttft:500 tpot:50 e2el:10000`.
+pub fn parse_goodput(args: &[String]) -> Result<Vec<Slo>, String> {
+    let mut out = Vec::new();
+    for a in args.iter().flat_map(|a| a.split_whitespace()) {
+        let (name, ms) = a
+            .split_once(':')
+            .ok_or_else(|| format!("--goodput: '{a}' is not METRIC:MS (e.g. ttft:500)"))?;
+        let metric = match name.trim().to_ascii_lowercase().as_str() {
+            "ttft" => SloMetric::Ttft,
+            "tpot" => SloMetric::Tpot,
+            "e2el" => SloMetric::E2el,
+            other => {
+                return Err(format!(
+                    "--goodput: unknown metric '{other}' (use ttft, tpot or e2el)"
+                ))
+            }
+        };
+        let limit_ms: f64 = ms
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| *v > 0.0 && v.is_finite())
+            .ok_or_else(|| format!("--goodput: '{ms}' is not a positive number of milliseconds"))?;
+        out.push(Slo { metric, limit_ms });
+    }
+    Ok(out)
+}
+
+/// How the recorder is set up.
+#[derive(Debug, Clone)]
+pub struct RecorderConfig {
+    pub info: Arc<RunInfo>,
+    pub percentiles: Vec<f64>,
+    pub goodput: Vec<Slo>,
+    /// Length of the dashboard's "recent" window.
+    pub recent_window: Duration,
+    pub publish_every: Duration,
+    /// Append each finished request here as one JSON line.
+    pub jsonl: Option<PathBuf>,
+    /// Keep per-request arrays for `--save-detailed`.
+    pub detailed: bool,
+    pub control: Control,
+}
+
+impl RecorderConfig {
+    pub fn new(info: RunInfo) -> Self {
+        RecorderConfig {
+            info: Arc::new(info),
+            percentiles: vec![50.0, 90.0, 95.0, 99.0],
+            goodput: Vec::new(),
+            recent_window: Duration::from_secs(30),
+            publish_every: Duration::from_millis(100),
+            jsonl: None,
+            detailed: false,
+            control: Control::default(),
+        }
+    }
+}
+
+/// Per-request arrays kept for `--save-detailed`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Detailed {
+    pub input_lens: Vec<u64>,
+    pub output_lens: Vec<u64>,
+    pub ttfts: Vec<f64>,
+    pub itls: Vec<Vec<f64>>,
+    pub start_times: Vec<f64>,
+    pub errors: Vec<String>,
+}
+
+/// What the recorder hands back when the run is over.
+#[derive(Debug, Clone)]
+pub struct RecorderOutcome {
+    /// The final snapshot (exact percentiles, state Done).
+    pub snapshot: Arc<Snapshot>,
+    /// Successful requests that met every `--goodput` SLO.
+    pub good_requests: u64,
+    pub detailed: Option<Detailed>,
+    /// The JSONL log, if one was written, and an error if writing it failed.
+    pub jsonl: Option<PathBuf>,
+    pub jsonl_error: Option<String>,
+}
+
+/// Recent samples of one metric: (second of completion, microseconds).
+#[derive(Debug, Default)]
+struct Recent {
+    values: VecDeque<(u32, u32)>,
+}
+
+impl Recent {
+    /// Cap per metric: the recent window is for display, and sorting must stay cheap.
+    const CAP: usize = 20_000;
+    fn push(&mut self, sec: u32, us: u32) {
+        if self.values.len() == Self::CAP {
+            self.values.pop_front();
+        }
+        self.values.push_back((sec, us));
+    }
+    fn prune(&mut self, oldest_sec: u32) {
+        while self.values.front().is_some_and(|(s, _)| *s < oldest_sec) {
+            self.values.pop_front();
+        }
+    }
+    fn dist(&self, percentiles: &[f64], scratch: &mut Vec<u32>) -> crate::snapshot::Dist {
+        scratch.clear();
+        scratch.extend(self.values.iter().map(|(_, v)| *v));
+        summarize_slice(scratch, percentiles)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Dists {
+    ttft: Distribution,
+    ttfo: Distribution,
+    tpot: Distribution,
+    itl: Distribution,
+    e2el: Distribution,
+    queue: Distribution,
+}
+
+#[derive(Debug, Default)]
+struct RecentSet {
+    ttft: Recent,
+    ttfo: Recent,
+    tpot: Recent,
+    itl: Recent,
+    e2el: Recent,
+    queue: Recent,
+}
+
+/// The statistics of one run. Public for tests that drive it event by event.
+pub struct Recorder {
+    cfg: RecorderConfig,
+    origin: Option<Instant>,
+    state: RunState,
+    control: Control,
+    counts: Counts,
+    series: Series,
+    whole: Dists,
+    recent: RecentSet,
+    errors: HashMap<ErrorKind, ErrorCount>,
+    log: VecDeque<LogLine>,
+    timeline: Vec<TimelineEvent>,
+    /// Live token counts per in-flight request: (second, tokens) placed in the series so far.
+    live: HashMap<u64, Vec<(u32, u32)>>,
+    warmups: HashSet<u64>,
+    peak_output: u64,
+    good: u64,
+    interrupted: bool,
+    fatal: Option<String>,
+    detailed: Option<Detailed>,
+    jsonl: Option<std::io::BufWriter<std::fs::File>>,
+    jsonl_error: Option<String>,
+    scratch: Vec<u32>,
+    /// Bumped when anything visible changed, so unchanged state is not re-published.
+    dirty: bool,
+}
+
+/// Lines kept in the request log pane.
+const LOG_LINES: usize = 200;
+
+impl Recorder {
+    pub fn new(cfg: RecorderConfig) -> Self {
+        let mut jsonl_error = None;
+        let jsonl = cfg.jsonl.as_ref().and_then(|p| {
+            std::fs::File::create(p)
+                .map(std::io::BufWriter::new)
+                .map_err(|e| jsonl_error = Some(format!("cannot write '{}': {e}", p.display())))
+                .ok()
+        });
+        Recorder {
+            control: cfg.control,
+            detailed: cfg.detailed.then(Detailed::default),
+            cfg,
+            origin: None,
+            state: RunState::Starting,
+            counts: Counts::default(),
+            series: Series::default(),
+            whole: Dists::default(),
+            recent: RecentSet::default(),
+            errors: HashMap::new(),
+            log: VecDeque::with_capacity(LOG_LINES),
+            timeline: Vec::new(),
+            live: HashMap::new(),
+            warmups: HashSet::new(),
+            peak_output: 0,
+            good: 0,
+            interrupted: false,
+            fatal: None,
+            jsonl,
+            jsonl_error,
+            scratch: Vec::new(),
+            dirty: true,
+        }
+    }
+
+    fn sec(at: Duration) -> u32 {
+        at.as_secs().min(u32::MAX as u64) as u32
+    }
+
+    /// Fold one event into the statistics.
+    pub fn ingest(&mut self, ev: RequestEvent) {
+        self.dirty = true;
+        match ev {
+            RequestEvent::Origin(t) => {
+                self.origin = Some(t);
+                self.state = RunState::Running;
+            }
+            RequestEvent::Sent { id, warmup, at } => {
+                if warmup {
+                    self.warmups.insert(id);
+                    return;
+                }
+                self.counts.sent += 1;
+                self.counts.in_flight += 1;
+                self.counts.queued = self.counts.queued.saturating_sub(1);
+                self.live.insert(id, Vec::new());
+                let b = self.series.bucket_mut(Self::sec(at) as usize);
+                b.sent += 1;
+                b.peak_in_flight = b.peak_in_flight.max(self.counts.in_flight as u32);
+            }
+            RequestEvent::Chunk { id, at, tokens } => {
+                let Some(placed) = self.live.get_mut(&id) else {
+                    return; // warm-up or unknown
+                };
+                let s = Self::sec(at);
+                match placed.last_mut() {
+                    Some((ls, n)) if *ls == s => *n += tokens,
+                    _ => placed.push((s, tokens)),
+                }
+                let b = self.series.bucket_mut(s as usize);
+                b.output_tokens += tokens as u64;
+                b.chunks += 1;
+                if let Some(origin) = self.origin {
+                    // Only seconds already over count towards the peak.
+                    if (s as u64) < origin.elapsed().as_secs() {
+                        self.peak_output = self.peak_output.max(b.output_tokens);
+                    }
+                }
+            }
+            RequestEvent::Finished(rec) => self.finish(*rec),
+            RequestEvent::Queued { waiting } => self.counts.queued = waiting,
+            RequestEvent::Timeline { at, what } => self.timeline.push(TimelineEvent { at, what }),
+            RequestEvent::SendingDone { interrupted } => {
+                self.interrupted |= interrupted;
+                if interrupted {
+                    let at = self.elapsed();
+                    self.timeline.push(TimelineEvent {
+                        at,
+                        what: "interrupted: sending stopped".into(),
+                    });
+                }
+                self.state = RunState::Draining;
+            }
+            RequestEvent::Control(c) => {
+                self.control = c;
+                if self.state == RunState::Running && c.paused {
+                    self.state = RunState::Paused;
+                } else if self.state == RunState::Paused && !c.paused {
+                    self.state = RunState::Running;
+                }
+            }
+            RequestEvent::State(s) => self.state = s,
+            RequestEvent::Cancelled { ids } => {
+                for id in ids {
+                    if self.warmups.remove(&id) {
+                        continue;
+                    }
+                    if let Some(placed) = self.live.remove(&id) {
+                        // Tokens of a cancelled request leave the series: it is not counted.
+                        for (s, n) in placed {
+                            let b = self.series.bucket_mut(s as usize);
+                            b.output_tokens = b.output_tokens.saturating_sub(n as u64);
+                        }
+                        self.counts.in_flight = self.counts.in_flight.saturating_sub(1);
+                        self.counts.sent = self.counts.sent.saturating_sub(1);
+                    }
+                }
+            }
+            RequestEvent::Fatal(msg) => self.fatal = Some(msg),
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.origin.map(|o| o.elapsed()).unwrap_or_default()
+    }
+
+    fn finish(&mut self, rec: RequestRecord) {
+        self.write_jsonl(&rec);
+        if rec.warmup || self.warmups.remove(&rec.id) {
+            self.counts.warmups += 1;
+            return;
+        }
+        let placed = self.live.remove(&rec.id).unwrap_or_default();
+        self.counts.in_flight = self.counts.in_flight.saturating_sub(1);
+        let done_at = rec.sent_at + rec.e2e;
+        let done_sec = Self::sec(done_at);
+        let line_status;
+        if let Some(err) = &rec.error {
+            self.counts.failed += 1;
+            self.series.bucket_mut(done_sec as usize).failed += 1;
+            // A failed request's tokens are not output: take the live estimate back out.
+            for (s, n) in placed {
+                let b = self.series.bucket_mut(s as usize);
+                b.output_tokens = b.output_tokens.saturating_sub(n as u64);
+            }
+            let e = self.errors.entry(err.kind).or_insert_with(|| ErrorCount {
+                kind: err.kind,
+                count: 0,
+                last_message: String::new(),
+                samples: Vec::new(),
+            });
+            e.count += 1;
+            e.last_message.clone_from(&err.message);
+            if e.samples.len() < 5 && !e.samples.contains(&err.message) {
+                e.samples.push(err.message.clone());
+            }
+            line_status = format!("{}: {}", err.kind.label(), err.message);
+        } else {
+            self.counts.ok += 1;
+            self.counts.input_tokens += rec.prompt_tokens;
+            self.counts.output_tokens += rec.output_tokens;
+            match rec.output_source {
+                TokenSource::Usage => self.counts.output_from_usage += 1,
+                _ => self.counts.output_from_chunks += 1,
+            }
+            self.counts.reasoning_chunks += rec.reasoning_chunks;
+            self.place_exact(&rec, placed);
+            self.series.bucket_mut(Self::sec(rec.sent_at) as usize).input_tokens += rec.prompt_tokens;
+            self.record_latencies(&rec, done_sec);
+            line_status = "ok".into();
+        }
+        if let Some(d) = self.detailed.as_mut() {
+            d.input_lens.push(rec.prompt_tokens);
+            d.output_lens.push(if rec.ok() { rec.output_tokens } else { 0 });
+            d.ttfts.push(rec.ttft.map(|t| t.as_secs_f64()).unwrap_or(0.0));
+            d.itls.push(rec.itl_us.iter().map(|&u| u as f64 / 1e6).collect());
+            d.start_times.push(rec.sent_at.as_secs_f64());
+            d.errors.push(rec.error.as_ref().map(|e| e.message.clone()).unwrap_or_default());
+        }
+        if self.log.len() == LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogLine {
+            at: done_at,
+            id: rec.id,
+            output_tokens: if rec.ok() { rec.output_tokens } else { rec.text_chunks },
+            ttft_ms: rec.ttft.map(|t| t.as_secs_f64() * 1000.0),
+            e2e_ms: rec.e2e.as_secs_f64() * 1000.0,
+            status: line_status,
+        });
+    }
+
+    /// Replace a request's live token estimate in the per-second series by its exact count,
+    /// spread over its chunks in proportion to the live counts (exact when they agree).
+    fn place_exact(&mut self, rec: &RequestRecord, placed: Vec<(u32, u32)>) {
+        let live_total: u64 = placed.iter().map(|(_, n)| *n as u64).sum();
+        if live_total == rec.output_tokens || rec.chunk_times_us.is_empty() {
+            for (s, _) in &placed {
+                let v = self.series.bucket_mut(*s as usize).output_tokens;
+                self.peak_candidate(*s, v);
+            }
+            return;
+        }
+        for (s, n) in placed {
+            let b = self.series.bucket_mut(s as usize);
+            b.output_tokens = b.output_tokens.saturating_sub(n as u64);
+        }
+        let weights: u64 = rec.chunk_times_us.iter().map(|(_, n)| *n as u64).sum::<u64>().max(1);
+        let mut cum_w = 0u64;
+        let mut given = 0u64;
+        for &(off_us, w) in &rec.chunk_times_us {
+            cum_w += w as u64;
+            let upto = rec.output_tokens * cum_w / weights;
+            let n = upto - given;
+            given = upto;
+            let s = Self::sec(rec.sent_at + Duration::from_micros(off_us as u64));
+            let b = self.series.bucket_mut(s as usize);
+            b.output_tokens += n;
+            let v = b.output_tokens;
+            self.peak_candidate(s, v);
+        }
+    }
+
+    fn peak_candidate(&mut self, sec: u32, value: u64) {
+        if (sec as u64) < self.elapsed().as_secs() {
+            self.peak_output = self.peak_output.max(value);
+        }
+    }
+
+    fn record_latencies(&mut self, rec: &RequestRecord, done_sec: u32) {
+        let us = |d: Duration| d.as_micros().min(u32::MAX as u128) as u32;
+        let b = self.series.bucket_mut(done_sec as usize);
+        if let Some(t) = rec.ttft {
+            b.ttft_sum_us += us(t) as u64;
+            b.ttft_n += 1;
+        }
+        if let Some(t) = rec.ttfo {
+            b.ttfo_sum_us += us(t) as u64;
+            b.ttfo_n += 1;
+        }
+        let tpot = rec.tpot();
+        if let Some(t) = tpot {
+            b.tpot_sum_us += us(t) as u64;
+            b.tpot_n += 1;
+        }
+        b.e2e_sum_us += us(rec.e2e) as u64;
+        b.e2e_n += 1;
+        for &i in &rec.itl_us {
+            b.itl_sum_us += i as u64;
+        }
+        b.itl_n += rec.itl_us.len() as u32;
+
+        if let Some(t) = rec.ttft {
+            self.whole.ttft.record(us(t) as u64);
+            self.recent.ttft.push(done_sec, us(t));
+        }
+        if let Some(t) = rec.ttfo {
+            self.whole.ttfo.record(us(t) as u64);
+            self.recent.ttfo.push(done_sec, us(t));
+        }
+        if let Some(t) = tpot {
+            self.whole.tpot.record(us(t) as u64);
+            self.recent.tpot.push(done_sec, us(t));
+        }
+        for &i in &rec.itl_us {
+            self.whole.itl.record(i as u64);
+            self.recent.itl.push(done_sec, i);
+        }
+        self.whole.e2el.record(us(rec.e2e) as u64);
+        self.recent.e2el.push(done_sec, us(rec.e2e));
+        let q = rec.queue_time();
+        self.whole.queue.record(us(q) as u64);
+        self.recent.queue.push(done_sec, us(q));
+
+        if !self.cfg.goodput.is_empty() {
+            let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
+            let good = self.cfg.goodput.iter().all(|slo| {
+                let v = match slo.metric {
+                    SloMetric::Ttft => ms(rec.ttft),
+                    SloMetric::Tpot => ms(tpot),
+                    SloMetric::E2el => ms(Some(rec.e2e)),
+                };
+                v <= slo.limit_ms
+            });
+            if good {
+                self.good += 1;
+            }
+        }
+    }
+
+    fn write_jsonl(&mut self, rec: &RequestRecord) {
+        let Some(w) = self.jsonl.as_mut() else { return };
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        let line = json!({
+            "id": rec.id,
+            "warmup": rec.warmup,
+            "scheduled_at_s": rec.scheduled_at.as_secs_f64(),
+            "sent_at_s": rec.sent_at.as_secs_f64(),
+            "ok": rec.ok(),
+            "ttft_ms": rec.ttft.map(ms),
+            "ttfo_ms": rec.ttfo.map(ms),
+            "tpot_ms": rec.tpot().map(ms),
+            "e2el_ms": ms(rec.e2e),
+            "queue_ms": ms(rec.queue_time()),
+            "prompt_tokens": rec.prompt_tokens,
+            "prompt_tokens_source": rec.prompt_source,
+            "output_tokens": rec.output_tokens,
+            "output_tokens_source": rec.output_source,
+            "text_chunks": rec.text_chunks,
+            "reasoning_chunks": rec.reasoning_chunks,
+            "finish_reason": rec.finish_reason,
+            "itl_ms": rec.itl_us.iter().map(|&u| u as f64 / 1000.0).collect::<Vec<_>>(),
+            "error": rec.error.as_ref().map(|e| json!({"kind": e.kind, "status": e.status, "message": e.message})),
+        });
+        let res = serde_json::to_writer(&mut *w, &line)
+            .map_err(std::io::Error::from)
+            .and_then(|_| w.write_all(b"\n"));
+        if let Err(e) = res {
+            self.jsonl_failed(e);
+        }
+    }
+
+    fn jsonl_failed(&mut self, e: std::io::Error) {
+        let path = self.cfg.jsonl.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        let msg = format!("writing the request log '{path}' failed: {e}; results so far are kept in memory");
+        let at = self.elapsed();
+        self.timeline.push(TimelineEvent { at, what: msg.clone() });
+        self.jsonl_error = Some(msg);
+        self.jsonl = None;
+    }
+
+    fn flush_jsonl(&mut self) {
+        if let Some(w) = self.jsonl.as_mut() {
+            if let Err(e) = w.flush() {
+                self.jsonl_failed(e);
+            }
+        }
+    }
+
+    /// Build the snapshot faces read. `exact` computes numpy-exact percentiles (final result).
+    pub fn snapshot(&mut self, exact: bool) -> Snapshot {
+        let elapsed = self.elapsed();
+        let now_sec = Self::sec(elapsed);
+        let window = self.cfg.recent_window.as_secs().max(1) as u32;
+        let oldest = now_sec.saturating_sub(window);
+        let p = self.cfg.percentiles.clone();
+        let whole = |d: &Distribution| d.summarize(&p, exact);
+        let whole_set = LatencySet {
+            ttft: whole(&self.whole.ttft),
+            ttfo: whole(&self.whole.ttfo),
+            tpot: whole(&self.whole.tpot),
+            itl: whole(&self.whole.itl),
+            e2el: whole(&self.whole.e2el),
+            queue: whole(&self.whole.queue),
+        };
+        let r = &mut self.recent;
+        for x in [&mut r.ttft, &mut r.ttfo, &mut r.tpot, &mut r.itl, &mut r.e2el, &mut r.queue] {
+            x.prune(oldest);
+        }
+        let scratch = &mut self.scratch;
+        let recent = LatencySet {
+            ttft: r.ttft.dist(&p, scratch),
+            ttfo: r.ttfo.dist(&p, scratch),
+            tpot: r.tpot.dist(&p, scratch),
+            itl: r.itl.dist(&p, scratch),
+            e2el: r.e2el.dist(&p, scratch),
+            queue: r.queue.dist(&p, scratch),
+        };
+        let mut errors: Vec<ErrorCount> = self.errors.values().cloned().collect();
+        errors.sort_by_key(|e| e.kind);
+        // Achieved request rate over the last five complete seconds.
+        let last = now_sec as usize;
+        let from = last.saturating_sub(5);
+        let sent: u64 = self.series.range(from, last).map(|(_, b)| b.sent).sum();
+        let span = (last - from).max(1) as f64;
+        let peak_concurrency = self
+            .series
+            .iter()
+            .map(|(_, b)| b.peak_in_flight as u64)
+            .max()
+            .unwrap_or(0);
+        let peak_output_tps = if self.state == RunState::Done {
+            // Final: every bucket is complete (vLLM includes the last partial second too).
+            self.series.iter().map(|(_, b)| b.output_tokens).max().unwrap_or(0)
+        } else {
+            self.peak_output
+        } as f64;
+        Snapshot {
+            info: self.cfg.info.clone(),
+            elapsed,
+            state: self.state,
+            control: self.control,
+            counts: self.counts,
+            series: self.series.clone(),
+            whole: whole_set,
+            recent,
+            recent_window: self.cfg.recent_window,
+            errors,
+            log: Arc::new(self.log.iter().cloned().collect()),
+            timeline: Arc::new(self.timeline.clone()),
+            peak_output_tps,
+            peak_concurrency,
+            achieved_rate: if last == 0 { 0.0 } else { sent as f64 / span },
+            interrupted: self.interrupted,
+            fatal: self.fatal.clone(),
+        }
+    }
+
+    /// Close the run: final state, exact numbers.
+    pub fn finish_run(mut self) -> RecorderOutcome {
+        self.flush_jsonl();
+        self.state = RunState::Done;
+        let snap = Arc::new(self.snapshot(true));
+        RecorderOutcome {
+            snapshot: snap,
+            good_requests: self.good,
+            detailed: self.detailed.take(),
+            jsonl: self.cfg.jsonl.clone(),
+            jsonl_error: self.jsonl_error.clone(),
+        }
+    }
+}
+
+/// Run the recorder until every sender is gone; publish snapshots on `tx` as it goes.
+pub async fn run(
+    cfg: RecorderConfig,
+    mut rx: mpsc::UnboundedReceiver<RequestEvent>,
+    tx: watch::Sender<Arc<Snapshot>>,
+) -> RecorderOutcome {
+    let every = cfg.publish_every;
+    let mut rec = Recorder::new(cfg);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(ev) => {
+                    rec.ingest(ev);
+                    // Drain what else is queued before looking at the clock again.
+                    while let Ok(ev) = rx.try_recv() {
+                        rec.ingest(ev);
+                    }
+                }
+                None => break,
+            },
+            _ = tick.tick() => {
+                rec.flush_jsonl();
+                if rec.dirty || rec.state == RunState::Running {
+                    rec.dirty = false;
+                    let snap = rec.snapshot(false);
+                    tx.send_replace(Arc::new(snap));
+                }
+            }
+        }
+    }
+    let outcome = rec.finish_run();
+    tx.send_replace(outcome.snapshot.clone());
+    outcome
+}
+
+#[cfg(test)]
+mod tests;
