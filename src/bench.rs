@@ -1,1 +1,175 @@
-//! (being written)
+//! `tokscope bench`: the engine without a screen. A progress bar on stderr (only on a
+//! terminal), the summary table on stdout, result files on request. Ctrl-C and SIGTERM stop the
+//! run and still write the summary and the result, marked interrupted.
+
+use crate::cli::BenchArgs;
+use crate::engine::Command;
+use crate::runner::{self, SetupError};
+use crate::summary::{render_table, Summary};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit code for bad flags or an unusable server (nothing was measured).
+pub const EXIT_SETUP: u8 = 2;
+/// Exit code when every timed request failed.
+pub const EXIT_ALL_FAILED: u8 = 1;
+/// Exit code when the run was interrupted (the partial result was still written).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Print a setup error as one line and pick its exit code.
+pub fn report_error(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    if e.downcast_ref::<SetupError>().is_some() {
+        ExitCode::from(EXIT_SETUP)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+pub fn run(args: BenchArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run_async(args)) {
+        Ok(code) => code,
+        Err(e) => report_error(&e),
+    }
+}
+
+async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let base = runner::resolve_base_url(args.url.as_deref(), &args.load)?.ok_or_else(|| {
+        SetupError(
+            "no server given: pass its URL (e.g. 'tokscope bench http://127.0.0.1:8000'), or start \
+             the simulator with 'tokscope mock' and point bench at it"
+                .into(),
+        )
+    })?;
+    // vLLM's default is 1000 prompts; a --duration run needs no count.
+    let prepared = runner::prepare(&base, &args.load, false, None, Some(1000)).await?;
+    let meta = prepared.meta.clone();
+    let paths = prepared.paths.clone();
+    let save = prepared.save_result;
+    let num_prompts = prepared.engine.num_prompts;
+    let duration = prepared.engine.duration;
+    eprintln!(
+        "tokscope bench: model '{}' at {}{} | {} | concurrency {} | rate {}",
+        meta.model_id,
+        base,
+        args.load.endpoint,
+        match (num_prompts, duration) {
+            (Some(n), _) => format!("{n} prompts"),
+            (None, Some(d)) => format!("{:.0} s", d.as_secs_f64()),
+            _ => "unbounded".into(),
+        },
+        meta.max_concurrency.map(|c| c.to_string()).unwrap_or_else(|| "uncapped".into()),
+        meta.request_rate.map(|r| format!("{r}/s")).unwrap_or_else(|| "inf".into()),
+    );
+    let running = runner::start(prepared, save);
+    spawn_signal_stop(running.commands.clone());
+    let progress = spawn_progress(running.snapshots.clone(), num_prompts, duration);
+    let (engine, outcome) = running
+        .done
+        .await
+        .map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
+    progress.abort();
+    let gpu_stats: Option<crate::gpu::GpuRunReport> = None;
+    let snap = outcome.snapshot.clone();
+    let good = (!args.load.goodput.is_empty()).then_some(outcome.good_requests);
+    let summary = Summary::from_snapshot(&snap, good);
+    let extra: Vec<(String, Vec<(String, String)>)> =
+        gpu_stats.as_ref().map(|g| g.table_sections()).unwrap_or_default();
+    let result = crate::result::build(&meta, &summary, &outcome, gpu_stats.as_ref().map(|g| g.to_json()));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
+    } else {
+        print!("{}", render_table(&summary, &snap, &extra));
+    }
+    let mut code = if engine.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if summary.completed == 0 && summary.failed > 0 {
+        ExitCode::from(EXIT_ALL_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    };
+    if save {
+        match crate::result::write_json(&paths.json, &result) {
+            Ok(()) => eprintln!("result: {} (per request: {})", paths.json.display(), paths.jsonl.display()),
+            Err(e) => {
+                eprintln!("error: {e:#}; the summary above is complete, the result file is not");
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+    if let Some(e) = &outcome.jsonl_error {
+        eprintln!("warning: {e}");
+    }
+    Ok(code)
+}
+
+/// Ctrl-C or SIGTERM: stop sending, cancel in-flight requests, write what finished.
+pub fn spawn_signal_stop(commands: tokio::sync::mpsc::UnboundedSender<Command>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+        eprintln!("\ninterrupted: stopping, writing the partial result");
+        let _ = commands.send(Command::Stop);
+    });
+}
+
+fn spawn_progress(
+    mut rx: tokio::sync::watch::Receiver<std::sync::Arc<crate::snapshot::Snapshot>>,
+    num_prompts: Option<u64>,
+    duration: Option<Duration>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let (len, by_time) = match (num_prompts, duration) {
+            (Some(n), _) => (n, false),
+            (None, Some(d)) => (d.as_secs().max(1), true),
+            _ => (0, false),
+        };
+        let bar = indicatif::ProgressBar::new(len);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let s = rx.borrow_and_update().clone();
+            let done = s.counts.ok + s.counts.failed;
+            bar.set_position(if by_time { s.elapsed.as_secs().min(len) } else { done });
+            let cur = s.series.get(s.elapsed.as_secs().saturating_sub(1) as usize).map(|b| b.output_tokens).unwrap_or(0);
+            bar.set_message(format!(
+                "ok {} failed {} in-flight {} | {} tok/s",
+                s.counts.ok, s.counts.failed, s.counts.in_flight, cur
+            ));
+            if s.state == crate::snapshot::RunState::Done {
+                break;
+            }
+        }
+        bar.finish_and_clear();
+    })
+}

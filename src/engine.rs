@@ -1,4 +1,21 @@
-//! The load engine: schedules requests (closed and open loop), obeys `Command`s.
+//! The load engine: schedules requests (closed and open loop) and obeys `Command`s.
+//!
+//! Closed loop (`--max-concurrency N`, infinite rate): a new request starts as soon as a slot
+//! frees. Open loop (`--request-rate R`): arrivals follow an absolute schedule from the run's
+//! start, so lateness never accumulates; with a concurrency cap as well, arrivals wait for a slot
+//! (their wait is the client queue time). Pausing stops new sends and shifts the schedule by the
+//! pause, so resuming does not burst.
+
+use crate::client::{Client, RequestSpec};
+use crate::record::{RequestEvent, TokenSource};
+use crate::snapshot::{Control, RunState};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 /// What the faces may ask of a running engine. Keys in the dashboard become these.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +32,368 @@ pub enum Command {
     Pause,
     Resume,
     TogglePause,
-    /// Stop sending, let in-flight requests finish (or be cancelled), then end the run.
+    /// Stop sending, cancel in-flight requests, and end the run (marked interrupted).
     Stop,
+}
+
+/// One prompt, ready to send.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub prompt: String,
+    pub max_tokens: u32,
+    pub prompt_tokens: u64,
+    pub prompt_source: TokenSource,
+}
+
+/// Where prompts come from (the workload's datasets implement this).
+pub trait PromptSource: Send {
+    fn next_job(&mut self) -> Job;
+}
+
+/// When requests are due (the workload's arrival schedule implements this).
+pub trait Arrivals: Send {
+    /// The next arrival's offset from the run's start (pauses excluded); `None`: no more.
+    fn next_offset(&mut self) -> Option<Duration>;
+    /// From `now` on, arrivals follow `rate` requests per second.
+    fn set_rate(&mut self, rate: f64, now: Duration);
+}
+
+/// How much to send and when to stop.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub num_prompts: Option<u64>,
+    pub duration: Option<Duration>,
+    pub num_warmups: u64,
+    /// The starting load (keys may change it).
+    pub control: Control,
+}
+
+/// What the engine reports when it is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineOutcome {
+    pub sent: u64,
+    pub interrupted: bool,
+}
+
+/// A concurrency limit that can change while requests hold slots, and be paused.
+#[derive(Debug)]
+struct Limiter {
+    state: Mutex<LimiterState>,
+    notify: Notify,
+}
+
+#[derive(Debug)]
+struct LimiterState {
+    limit: Option<u32>,
+    in_flight: u32,
+    paused: bool,
+}
+
+impl Limiter {
+    fn new(limit: Option<u32>) -> Arc<Self> {
+        Arc::new(Limiter {
+            state: Mutex::new(LimiterState { limit, in_flight: 0, paused: false }),
+            notify: Notify::new(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
+        // The state is a few integers: a panic elsewhere cannot leave it inconsistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn acquire(self: &Arc<Self>) -> Slot {
+        loop {
+            let notified = self.notify.notified();
+            {
+                let mut s = self.lock();
+                if !s.paused && s.limit.is_none_or(|l| s.in_flight < l) {
+                    s.in_flight += 1;
+                    return Slot(self.clone());
+                }
+            }
+            notified.await;
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut LimiterState)) {
+        f(&mut self.lock());
+        self.notify.notify_waiters();
+    }
+}
+
+/// A held concurrency slot; released on drop.
+struct Slot(Arc<Limiter>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.update(|s| s.in_flight = s.in_flight.saturating_sub(1));
+    }
+}
+
+/// The engine's shared pieces, cloned into request tasks.
+struct Ctx {
+    client: Arc<Client>,
+    events: mpsc::UnboundedSender<RequestEvent>,
+    limiter: Arc<Limiter>,
+    /// Set when queued-but-unsent arrivals must not be sent any more (duration over, stop).
+    closed: Arc<AtomicBool>,
+    waiting: Arc<AtomicU64>,
+}
+
+/// Run the load until the prompt count or duration is reached, or a `Stop` arrives.
+pub async fn run(
+    cfg: EngineConfig,
+    client: Arc<Client>,
+    mut prompts: Box<dyn PromptSource>,
+    mut arrivals: Box<dyn Arrivals>,
+    events: mpsc::UnboundedSender<RequestEvent>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) -> EngineOutcome {
+    let mut control = cfg.control;
+    let ctx = Ctx {
+        client,
+        events: events.clone(),
+        limiter: Limiter::new(control.max_concurrency),
+        closed: Arc::new(AtomicBool::new(false)),
+        waiting: Arc::new(AtomicU64::new(0)),
+    };
+    let mut next_id = 0u64;
+    let mut commands_open = true;
+
+    // Warm-ups: sent with the same concurrency cap, awaited, kept out of the statistics.
+    if cfg.num_warmups > 0 {
+        let _ = events.send(RequestEvent::State(RunState::Starting));
+        let origin = Instant::now();
+        let mut set = JoinSet::new();
+        for _ in 0..cfg.num_warmups {
+            let slot = ctx.limiter.acquire().await;
+            let job = prompts.next_job();
+            set.spawn(send_one(&ctx, next_id, true, Duration::ZERO, job, origin, Some(slot)));
+            next_id += 1;
+        }
+        while set.join_next().await.is_some() {}
+    }
+
+    let origin = Instant::now();
+    let _ = events.send(RequestEvent::Origin(origin));
+    let _ = events.send(RequestEvent::Control(control));
+    let deadline = cfg.duration.map(|d| origin + d);
+    let mut set: JoinSet<u64> = JoinSet::new();
+    let mut in_flight: HashSet<u64> = HashSet::new();
+    let mut sent = 0u64;
+    let mut interrupted = false;
+    // Time spent paused, by which the open-loop schedule is shifted.
+    let mut shift = Duration::ZERO;
+    let mut paused_at: Option<Instant> = None;
+    let mut next_due = match control.request_rate {
+        Some(r) => {
+            arrivals.set_rate(r, Duration::ZERO);
+            arrivals.next_offset()
+        }
+        None => None,
+    };
+    let at = |now: Instant| now.saturating_duration_since(origin);
+
+    loop {
+        if cfg.num_prompts.is_some_and(|n| sent >= n) {
+            break;
+        }
+        if control.request_rate.is_some() && next_due.is_none() {
+            break; // the schedule ran out
+        }
+        let open_loop = control.request_rate.is_some();
+        let due_at = next_due.map(|d| origin + shift + d);
+        tokio::select! {
+            biased;
+            cmd = commands.recv(), if commands_open => {
+                let Some(cmd) = cmd else {
+                    commands_open = false;
+                    continue;
+                };
+                let now = Instant::now();
+                let before = control;
+                match cmd {
+                    Command::Stop => {
+                        interrupted = true;
+                        let _ = events.send(RequestEvent::Timeline { at: at(now), what: "stop requested".into() });
+                        break;
+                    }
+                    Command::Pause | Command::Resume | Command::TogglePause => {
+                        let pause = match cmd {
+                            Command::Pause => true,
+                            Command::Resume => false,
+                            _ => !control.paused,
+                        };
+                        if pause != control.paused {
+                            control.paused = pause;
+                            if pause {
+                                paused_at = Some(now);
+                            } else if let Some(p) = paused_at.take() {
+                                shift += now - p;
+                            }
+                            ctx.limiter.update(|s| s.paused = pause);
+                        }
+                    }
+                    Command::SetConcurrency(c) => control.max_concurrency = c.map(|c| c.max(1)),
+                    Command::AdjustConcurrency(d) => {
+                        let cur = control.max_concurrency.unwrap_or(in_flight.len().max(1) as u32) as i64;
+                        control.max_concurrency = Some((cur + d as i64).clamp(1, u32::MAX as i64) as u32);
+                    }
+                    Command::SetRate(r) => control.request_rate = r.filter(|r| r.is_finite() && *r > 0.0),
+                    Command::ScaleRate(f) => {
+                        let base = control.request_rate.unwrap_or_else(|| {
+                            // From an infinite rate: start from what was actually achieved.
+                            let secs = at(now).as_secs_f64().max(1.0);
+                            (sent as f64 / secs).max(0.1)
+                        });
+                        control.request_rate = Some((base * f).max(0.01));
+                    }
+                }
+                if control.max_concurrency != before.max_concurrency {
+                    let l = control.max_concurrency;
+                    ctx.limiter.update(|s| s.limit = l);
+                }
+                if control.request_rate != before.request_rate {
+                    if let Some(r) = control.request_rate {
+                        let now_off = at(now).saturating_sub(shift);
+                        arrivals.set_rate(r, now_off);
+                        next_due = arrivals.next_offset();
+                    }
+                }
+                if control != before {
+                    let _ = events.send(RequestEvent::Control(control));
+                    let _ = events.send(RequestEvent::Timeline { at: at(now), what: describe_change(&before, &control) });
+                }
+            }
+            _ = sleep_until_opt(deadline), if deadline.is_some() => break,
+            Some(done) = set.join_next(), if !set.is_empty() => {
+                if let Ok(id) = done {
+                    in_flight.remove(&id);
+                }
+            }
+            // Open loop: an arrival is due; it waits for a slot in its own task.
+            _ = sleep_until_opt(due_at), if open_loop && !control.paused && due_at.is_some() => {
+                let job = prompts.next_job();
+                let scheduled = next_due.unwrap_or_default() + shift;
+                in_flight.insert(next_id);
+                set.spawn(send_one(&ctx, next_id, false, scheduled, job, origin, None));
+                next_id += 1;
+                sent += 1;
+                next_due = arrivals.next_offset();
+            }
+            // Closed loop: a slot is free.
+            slot = ctx.limiter.acquire(), if !open_loop && !control.paused => {
+                let job = prompts.next_job();
+                in_flight.insert(next_id);
+                set.spawn(send_one(&ctx, next_id, false, at(Instant::now()), job, origin, Some(slot)));
+                next_id += 1;
+                sent += 1;
+            }
+        }
+    }
+
+    // No more sends. Arrivals still waiting for a slot are dropped when the run was cut short.
+    let cut_short = interrupted || deadline.is_some_and(|d| Instant::now() >= d);
+    if cut_short {
+        ctx.closed.store(true, Ordering::SeqCst);
+        ctx.limiter.update(|_| {});
+    }
+    let _ = events.send(RequestEvent::SendingDone { interrupted });
+    if interrupted {
+        set.abort_all();
+    }
+    loop {
+        tokio::select! {
+            biased;
+            cmd = commands.recv(), if commands_open => match cmd {
+                Some(Command::Stop) => {
+                    interrupted = true;
+                    set.abort_all();
+                }
+                Some(_) => {}
+                None => commands_open = false,
+            },
+            done = set.join_next() => match done {
+                Some(Ok(id)) => { in_flight.remove(&id); }
+                Some(Err(_)) => {}
+                None => break,
+            }
+        }
+    }
+    if !in_flight.is_empty() {
+        let _ = events.send(RequestEvent::Cancelled { ids: in_flight.into_iter().collect() });
+    }
+    if interrupted {
+        let _ = events.send(RequestEvent::SendingDone { interrupted: true });
+    }
+    EngineOutcome { sent, interrupted }
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn describe_change(a: &Control, b: &Control) -> String {
+    let conc = |c: Option<u32>| c.map(|c| c.to_string()).unwrap_or_else(|| "uncapped".into());
+    let rate = |r: Option<f64>| r.map(|r| format!("{r:.2}/s")).unwrap_or_else(|| "inf".into());
+    let mut parts = Vec::new();
+    if a.paused != b.paused {
+        parts.push(if b.paused { "paused".to_string() } else { "resumed".to_string() });
+    }
+    if a.max_concurrency != b.max_concurrency {
+        parts.push(format!("concurrency {} -> {}", conc(a.max_concurrency), conc(b.max_concurrency)));
+    }
+    if a.request_rate != b.request_rate {
+        parts.push(format!("rate {} -> {}", rate(a.request_rate), rate(b.request_rate)));
+    }
+    parts.join(", ")
+}
+
+/// One request's task: wait for a slot (open loop), send, report. Returns the request id.
+fn send_one(
+    ctx: &Ctx,
+    id: u64,
+    warmup: bool,
+    scheduled_at: Duration,
+    job: Job,
+    origin: Instant,
+    slot: Option<Slot>,
+) -> impl std::future::Future<Output = u64> + Send + 'static {
+    let client = ctx.client.clone();
+    let events = ctx.events.clone();
+    let limiter = ctx.limiter.clone();
+    let closed = ctx.closed.clone();
+    let waiting = ctx.waiting.clone();
+    async move {
+        let _slot = match slot {
+            Some(s) => s,
+            None => {
+                let n = waiting.fetch_add(1, Ordering::SeqCst) + 1;
+                let _ = events.send(RequestEvent::Queued { waiting: n });
+                let s = limiter.acquire().await;
+                let n = waiting.fetch_sub(1, Ordering::SeqCst) - 1;
+                let _ = events.send(RequestEvent::Queued { waiting: n });
+                s
+            }
+        };
+        if closed.load(Ordering::SeqCst) {
+            return id;
+        }
+        let spec = RequestSpec {
+            id,
+            warmup,
+            scheduled_at,
+            prompt: &job.prompt,
+            max_tokens: job.max_tokens,
+            prompt_tokens: job.prompt_tokens,
+            prompt_source: job.prompt_source,
+        };
+        let rec = client.run(&spec, origin, Some(&events)).await;
+        let _ = events.send(RequestEvent::Finished(Box::new(rec)));
+        id
+    }
 }

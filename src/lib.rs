@@ -9,6 +9,7 @@ pub mod check;
 pub mod chunk;
 pub mod cli;
 pub mod client;
+pub mod dashboard;
 pub mod engine;
 pub mod gpu;
 pub mod mock;
@@ -16,6 +17,7 @@ pub mod prom;
 pub mod record;
 pub mod recorder;
 pub mod result;
+pub mod runner;
 pub mod server_metrics;
 pub mod snapshot;
 pub mod sse;
@@ -28,6 +30,35 @@ pub mod workload;
 /// Entry point of the binary: parse the command line, run, and map the outcome to an exit code.
 pub fn run_cli() -> std::process::ExitCode {
     use clap::Parser;
-    let _cli = cli::Cli::parse();
-    std::process::ExitCode::SUCCESS
+    let cli = cli::Cli::parse();
+    match cli.command {
+        Some(cli::Command::Bench(args)) => bench::run(args),
+        Some(cli::Command::Check(args)) => check::run(args),
+        Some(cli::Command::Mock(args)) => with_runtime(|| mock::run(args)),
+        Some(cli::Command::Gpu(args)) => match gpu::run_gpu(args) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => bench::report_error(&e),
+        },
+        Some(cli::Command::Agent(args)) => with_runtime(|| gpu::run_agent(args)),
+        None => dashboard::run(cli.dashboard),
+    }
+}
+
+/// Run an async command on a multi-threaded runtime; errors become a one-line message.
+fn with_runtime<F, Fut>(f: F) -> std::process::ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(f()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => bench::report_error(&e),
+    }
 }

@@ -249,7 +249,6 @@ impl Recorder {
                 }
                 self.counts.sent += 1;
                 self.counts.in_flight += 1;
-                self.counts.queued = self.counts.queued.saturating_sub(1);
                 self.live.insert(id, Vec::new());
                 let b = self.series.bucket_mut(Self::sec(at) as usize);
                 b.sent += 1;

@@ -1,1 +1,167 @@
-//! (being written)
+//! The inference server's own `/metrics`: queue, running requests and KV-cache use, read with
+//! the names vLLM, SGLang, TGI and llama.cpp use (see shared/reference/servers.md §1). Values
+//! are summed over every series of a name (vLLM has one per engine, SGLang per rank).
+
+use crate::prom;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// One scrape, normalised across servers. `None`: the server does not publish that concept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServerMetrics {
+    /// "vllm", "sglang", "tgi", "llama.cpp" or "unknown".
+    pub server: &'static str,
+    pub running: Option<f64>,
+    pub waiting: Option<f64>,
+    /// KV-cache use, 0..1.
+    pub kv_usage: Option<f64>,
+    pub prompt_tokens_total: Option<f64>,
+    pub generation_tokens_total: Option<f64>,
+    pub preemptions_total: Option<f64>,
+}
+
+const RUNNING: &[&str] = &["vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size", "llamacpp:requests_processing"];
+const WAITING: &[&str] = &["vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size", "llamacpp:requests_deferred"];
+const KV: &[&str] = &["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage", "llamacpp:kv_cache_usage_ratio"];
+const PROMPT: &[&str] = &["vllm:prompt_tokens_total", "sglang:prompt_tokens_total", "llamacpp:prompt_tokens_total", "tgi_request_input_length_sum"];
+const GENERATION: &[&str] = &["vllm:generation_tokens_total", "sglang:generation_tokens_total", "llamacpp:tokens_predicted_total", "tgi_request_generated_tokens_sum"];
+const PREEMPT: &[&str] = &["vllm:num_preemptions_total", "sglang:num_retracted_requests_total"];
+
+impl ServerMetrics {
+    /// Read a Prometheus text page. Unknown or malformed lines are skipped.
+    pub fn from_text(text: &str) -> ServerMetrics {
+        let page = prom::parse(text);
+        // The first name of a concept that has samples wins; its series are summed.
+        let first = |names: &[&str]| {
+            names.iter().find_map(|n| {
+                let mut it = page.samples_named(n).peekable();
+                it.peek()?;
+                Some(it.map(|s| s.value).filter(|v| v.is_finite()).sum::<f64>())
+            })
+        };
+        let has_prefix = |p: &str| page.samples().any(|s| s.name.starts_with(p));
+        let server = if has_prefix("vllm:") {
+            "vllm"
+        } else if has_prefix("sglang:") {
+            "sglang"
+        } else if has_prefix("tgi_") {
+            "tgi"
+        } else if has_prefix("llamacpp:") {
+            "llama.cpp"
+        } else {
+            "unknown"
+        };
+        ServerMetrics {
+            server,
+            running: first(RUNNING),
+            waiting: first(WAITING),
+            kv_usage: first(KV),
+            prompt_tokens_total: first(PROMPT),
+            generation_tokens_total: first(GENERATION),
+            preemptions_total: first(PREEMPT),
+        }
+    }
+
+    /// One line for `check` and the dashboard.
+    pub fn describe(&self) -> String {
+        let n = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "n/a".into());
+        format!(
+            "{}: running {}, waiting {}, KV cache {}",
+            self.server,
+            n(self.running),
+            n(self.waiting),
+            self.kv_usage.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "n/a".into()),
+        )
+    }
+}
+
+/// The latest scrape and when it was taken, for the dashboard.
+#[derive(Debug, Clone, Default)]
+pub struct ServerView {
+    pub latest: Option<ServerMetrics>,
+    pub age: Option<Duration>,
+    pub error: Option<String>,
+    /// KV-cache use and queue length over time (one point per scrape).
+    pub kv_history: Vec<f64>,
+    pub waiting_history: Vec<f64>,
+}
+
+/// Scrape `{base}/metrics` every `every` on the current runtime until the receiver is dropped.
+/// A server without /metrics is simply reported as such; nothing ever blocks on it.
+pub fn spawn_scraper(base_url: String, every: Duration) -> watch::Receiver<Arc<ServerView>> {
+    let (tx, rx) = watch::channel(Arc::new(ServerView::default()));
+    tokio::spawn(async move {
+        let http = match reqwest::Client::builder().timeout(every.max(Duration::from_secs(2))).build() {
+            Ok(h) => h,
+            Err(_) => return,
+        };
+        let url = format!("{base_url}/metrics");
+        let mut view = ServerView::default();
+        let mut last_ok: Option<Instant> = None;
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if tx.is_closed() {
+                return;
+            }
+            match http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => {
+                    let m = ServerMetrics::from_text(&r.text().await.unwrap_or_default());
+                    if let Some(kv) = m.kv_usage {
+                        view.kv_history.push(kv);
+                    }
+                    if let Some(w) = m.waiting {
+                        view.waiting_history.push(w);
+                    }
+                    for h in [&mut view.kv_history, &mut view.waiting_history] {
+                        if h.len() > 600 {
+                            h.drain(..h.len() - 600);
+                        }
+                    }
+                    view.latest = Some(m);
+                    view.error = None;
+                    last_ok = Some(Instant::now());
+                }
+                Ok(r) => view.error = Some(format!("/metrics answered HTTP {}", r.status().as_u16())),
+                Err(e) => view.error = Some(format!("/metrics unreachable: {e}")),
+            }
+            view.age = last_ok.map(|t| t.elapsed());
+            tx.send_replace(Arc::new(view.clone()));
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vllm_page_with_two_engines() {
+        let page = "# HELP vllm:num_requests_running Number of requests in model execution batches.\n\
+# TYPE vllm:num_requests_running gauge\n\
+vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 3.0\n\
+vllm:num_requests_running{engine=\"1\",model_name=\"m\"} 2.0\n\
+vllm:num_requests_waiting{engine=\"0\",model_name=\"m\"} 7.0\n\
+vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.25\n\
+vllm:generation_tokens_total{engine=\"0\",model_name=\"m\"} 1.5e+03\n";
+        let m = ServerMetrics::from_text(page);
+        assert_eq!(m.server, "vllm");
+        assert_eq!((m.running, m.waiting, m.kv_usage), (Some(5.0), Some(7.0), Some(0.25)));
+        assert_eq!(m.generation_tokens_total, Some(1500.0));
+        assert_eq!(m.preemptions_total, None);
+        assert_eq!(m.describe(), "vllm: running 5, waiting 7, KV cache 25.0%");
+    }
+
+    #[test]
+    fn older_vllm_and_sglang_and_tgi_names() {
+        let m = ServerMetrics::from_text("vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.5\n");
+        assert_eq!(m.kv_usage, Some(0.5));
+        let m = ServerMetrics::from_text("sglang:num_running_reqs{tp_rank=\"0\"} 4\nsglang:num_queue_reqs{tp_rank=\"0\"} 1\nsglang:token_usage{tp_rank=\"0\"} 0.1\n");
+        assert_eq!((m.server, m.running, m.waiting, m.kv_usage), ("sglang", Some(4.0), Some(1.0), Some(0.1)));
+        let m = ServerMetrics::from_text("tgi_queue_size 2\ntgi_batch_current_size 8\n");
+        assert_eq!((m.server, m.running, m.waiting, m.kv_usage), ("tgi", Some(8.0), Some(2.0), None));
+    }
+}

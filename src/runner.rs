@@ -1,0 +1,372 @@
+//! Turning command-line flags into a running benchmark, shared by `bench` and the dashboard:
+//! validate every flag (before anything is sent), resolve the model, probe the server once,
+//! then start the recorder and the engine.
+
+use crate::cli::LoadArgs;
+use crate::client::{parse_headers, run_collecting, Client, ClientConfig, RequestSpec};
+use crate::engine::{self, Command, EngineConfig, EngineOutcome};
+use crate::record::{ErrorKind, RequestEvent, TokenSource};
+use crate::recorder::{self, parse_goodput, RecorderConfig, RecorderOutcome};
+use crate::result::{ResultPaths, RunMeta};
+use crate::snapshot::{Control, RunInfo, Snapshot};
+use crate::stats::parse_percentiles;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// A problem with the flags or the server found before the run starts (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(pub String);
+
+fn bad(msg: impl Into<String>) -> anyhow::Error {
+    SetupError(msg.into()).into()
+}
+
+/// Where the load goes, from a positional URL, `--base-url`, or `--host`/`--port`.
+pub fn resolve_base_url(positional: Option<&str>, load: &LoadArgs) -> anyhow::Result<Option<String>> {
+    let raw = match (positional, load.base_url.as_deref()) {
+        (Some(p), Some(b)) if p.trim_end_matches('/') != b.trim_end_matches('/') => {
+            return Err(bad(format!("two different servers given: '{p}' and --base-url '{b}'; give one")))
+        }
+        (Some(p), _) => Some(p.to_string()),
+        (None, Some(b)) => Some(b.to_string()),
+        (None, None) => match (&load.host, load.port) {
+            (None, None) => None,
+            (h, p) => Some(format!("http://{}:{}", h.as_deref().unwrap_or("127.0.0.1"), p.unwrap_or(8000))),
+        },
+    };
+    raw.map(|r| normalize_url(&r)).transpose()
+}
+
+/// `host:port`, a full URL, or a pasted endpoint URL -> `scheme://host:port[/prefix]`.
+pub fn normalize_url(raw: &str) -> anyhow::Result<String> {
+    let with_scheme = if raw.contains("://") { raw.to_string() } else { format!("http://{raw}") };
+    let url = reqwest::Url::parse(&with_scheme)
+        .map_err(|e| bad(format!("'{raw}' is not a valid URL ({e}); expected e.g. http://127.0.0.1:8000")))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(bad(format!("'{raw}': only http:// and https:// servers are supported")));
+    }
+    // People paste the full endpoint; keep the server part only.
+    let mut base = with_scheme.trim_end_matches('/').to_string();
+    for suffix in ["/v1/chat/completions", "/v1/completions", "/v1"] {
+        if let Some(b) = base.strip_suffix(suffix) {
+            base = b.to_string();
+            break;
+        }
+    }
+    Ok(base)
+}
+
+fn parse_json_object(flag: &str, raw: &Option<String>) -> anyhow::Result<Option<serde_json::Map<String, Value>>> {
+    let Some(raw) = raw else { return Ok(None) };
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(m)) => Ok(Some(m)),
+        Ok(_) => Err(bad(format!("{flag}: '{raw}' is JSON but not an object (expected e.g. '{{\"top_k\": 20}}')"))),
+        Err(e) => Err(bad(format!("{flag}: '{raw}' is not valid JSON ({e})"))),
+    }
+}
+
+/// Parse `--request-rate` ("inf" or a positive number).
+pub fn parse_rate(s: &str) -> anyhow::Result<Option<f64>> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "inf" || t == "infinity" {
+        return Ok(None);
+    }
+    match t.parse::<f64>() {
+        Ok(r) if r.is_infinite() && r > 0.0 => Ok(None),
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(Some(r)),
+        _ => Err(bad(format!("--request-rate: '{s}' is not a positive number or 'inf'"))),
+    }
+}
+
+/// Everything validated, ready to start.
+pub struct Prepared {
+    pub client: Arc<Client>,
+    pub info: RunInfo,
+    pub meta: RunMeta,
+    pub engine: EngineConfig,
+    pub recorder: RecorderConfig,
+    pub prompts: Box<dyn engine::PromptSource>,
+    pub arrivals: Box<dyn engine::Arrivals>,
+    pub paths: ResultPaths,
+    pub save_result: bool,
+}
+
+/// Validate flags, resolve the model, probe the server. `default_concurrency` applies when
+/// neither a rate nor a concurrency was given (the dashboard's choice; `bench` passes None).
+pub async fn prepare(
+    base_url: &str,
+    load: &LoadArgs,
+    simulated: bool,
+    default_concurrency: Option<u32>,
+    default_prompts: Option<u64>,
+) -> anyhow::Result<Prepared> {
+    let rate = parse_rate(&load.request_rate)?;
+    let percentiles = parse_percentiles(&load.metric_percentiles).map_err(bad)?;
+    let goodput = parse_goodput(&load.goodput).map_err(bad)?;
+    let headers = parse_headers(&load.headers).map_err(bad)?;
+    let extra_body = parse_json_object("--extra-body", &load.extra_body)?;
+    let template_kwargs = parse_json_object("--chat-template-kwargs", &load.chat_template_kwargs)?;
+    if !(load.timeout > 0.0 && load.timeout.is_finite()) {
+        return Err(bad(format!("--timeout: '{}' must be a positive number of seconds", load.timeout)));
+    }
+    if load.max_concurrency == Some(0) {
+        return Err(bad("--max-concurrency: '0' would never send anything; use 1 or more"));
+    }
+    if !(load.burstiness > 0.0 && load.burstiness.is_finite()) {
+        return Err(bad(format!("--burstiness: '{}' must be a positive number", load.burstiness)));
+    }
+    let duration = match load.duration {
+        Some(d) if !(d > 0.0 && d.is_finite()) => {
+            return Err(bad(format!("--duration: '{d}' must be a positive number of seconds")))
+        }
+        Some(d) => Some(Duration::from_secs_f64(d)),
+        None => None,
+    };
+    if !(load.gpu_interval > 0.0 && load.gpu_interval.is_finite()) {
+        return Err(bad(format!("--gpu-interval: '{}' must be a positive number of seconds", load.gpu_interval)));
+    }
+    let metadata = load
+        .metadata
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| bad(format!("--metadata: '{kv}' is not KEY=VALUE")))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut max_concurrency = load.max_concurrency;
+    if rate.is_none() && max_concurrency.is_none() {
+        max_concurrency = default_concurrency;
+    }
+    let num_prompts = match (load.num_prompts, duration) {
+        (Some(0), _) => return Err(bad("--num-prompts: '0' sends nothing; use 1 or more")),
+        (Some(n), _) => Some(n),
+        (None, Some(_)) => None,
+        (None, None) => default_prompts,
+    };
+    if rate.is_none() && max_concurrency.is_none() && num_prompts.is_none() {
+        return Err(bad(
+            "an infinite --request-rate with no --max-concurrency and no --num-prompts would open \
+             connections without bound; set one of them",
+        ));
+    }
+
+    // The model: --model, or the server's first.
+    let http = crate::client::http_client(&headers, load.api_key.as_deref())?;
+    let model = match &load.model {
+        Some(m) => m.clone(),
+        None => {
+            let ids = crate::client::list_models(&http, base_url)
+                .await
+                .map_err(|e| bad(format!("cannot find out the model: {e:#}. Pass --model NAME.")))?;
+            ids.into_iter()
+                .next()
+                .ok_or_else(|| bad(format!("'{base_url}/v1/models' lists no model; pass --model NAME")))?
+        }
+    };
+    let sent_model = load.served_model_name.clone().unwrap_or_else(|| model.clone());
+    let mut ccfg = ClientConfig::new(base_url, &load.endpoint, &sent_model);
+    ccfg.headers = headers;
+    ccfg.api_key = load.api_key.clone();
+    ccfg.extra_body = extra_body;
+    ccfg.chat_template_kwargs = template_kwargs.map(Value::Object);
+    ccfg.ignore_eos = load.ignore_eos;
+    ccfg.temperature = load.temperature;
+    ccfg.top_p = load.top_p;
+    ccfg.include_usage = !load.no_stream_usage;
+    ccfg.timeout = Duration::from_secs_f64(load.timeout);
+    let client = Arc::new(Client::new(ccfg)?);
+
+    let mut workload = crate::workload::from_args(load).map_err(|e| bad(format!("{e:#}")))?;
+
+    // One probe request: endpoint, model and credentials, as `vllm bench serve` does.
+    let job = workload.prompts.next_job();
+    let spec = RequestSpec {
+        id: u64::MAX,
+        warmup: true,
+        scheduled_at: Duration::ZERO,
+        prompt: &job.prompt,
+        max_tokens: job.max_tokens.min(16),
+        prompt_tokens: job.prompt_tokens,
+        prompt_source: job.prompt_source,
+    };
+    let (probe, _) = run_collecting(&client, &spec).await;
+    if let Some(err) = &probe.error {
+        return Err(bad(probe_failure(base_url, &load.endpoint, &sent_model, err)));
+    }
+    if probe.prompt_source == TokenSource::Usage {
+        workload.calibrate(job.prompt_tokens, probe.prompt_tokens);
+    }
+
+    let info = RunInfo {
+        base_url: base_url.to_string(),
+        model: model.clone(),
+        endpoint: load.endpoint.clone(),
+        simulated,
+        dataset: format!("{:?}", load.dataset_name).to_ascii_lowercase(),
+        input_len: workload.input_len,
+        output_len: workload.output_len,
+        num_prompts,
+        duration_limit: duration,
+    };
+    let control = Control { max_concurrency, request_rate: rate, paused: false };
+    let meta = RunMeta {
+        date: chrono::Local::now().format("%Y%m%d-%H%M%S").to_string(),
+        endpoint_type: if client.config.is_chat() { "openai-chat".into() } else { "openai".into() },
+        label: load.label.clone(),
+        model_id: model,
+        tokenizer_id: load.tokenizer.as_ref().map(|p| p.display().to_string()),
+        num_prompts,
+        request_rate: rate,
+        burstiness: load.burstiness,
+        max_concurrency,
+        metadata,
+        config: sanitized_config(load, base_url),
+    };
+    let paths = ResultPaths::new(load.result_dir.as_deref(), load.result_filename.as_deref(), &meta);
+    let mut rcfg = RecorderConfig::new(info.clone());
+    rcfg.percentiles = percentiles;
+    rcfg.goodput = goodput;
+    rcfg.detailed = load.save_detailed;
+    rcfg.control = control;
+    Ok(Prepared {
+        client,
+        info,
+        meta,
+        engine: EngineConfig { num_prompts, duration, num_warmups: load.num_warmups, control },
+        recorder: rcfg,
+        prompts: workload.prompts,
+        arrivals: workload.arrivals,
+        paths,
+        save_result: load.save_result || load.save_detailed,
+    })
+}
+
+/// The one-line reason a probe failed, saying what to fix.
+fn probe_failure(base: &str, endpoint: &str, model: &str, err: &crate::record::RequestError) -> String {
+    let msg = &err.message;
+    match (err.kind, err.status) {
+        (ErrorKind::HttpStatus, Some(404)) if msg.to_ascii_lowercase().contains("model") => {
+            format!("the server does not know the model '{model}' ({msg}); check --model against {base}/v1/models")
+        }
+        (ErrorKind::HttpStatus, Some(404)) => {
+            format!("endpoint '{endpoint}' not found on {base} (HTTP 404); try --endpoint /v1/chat/completions or /v1/completions")
+        }
+        (ErrorKind::HttpStatus, Some(401 | 403)) => {
+            format!("the server refused the credentials ({msg}); set --api-key or OPENAI_API_KEY")
+        }
+        (ErrorKind::Connect, _) => format!("cannot reach the server: {msg}"),
+        _ => format!("the probe request to {base}{endpoint} failed: {msg}"),
+    }
+}
+
+/// The flags that shaped the run, for the result file (no secrets, no header values).
+fn sanitized_config(load: &LoadArgs, base_url: &str) -> Value {
+    json!({
+        "base_url": base_url,
+        "endpoint": load.endpoint,
+        "model": load.model,
+        "headers": load.headers.iter().map(|h| h.split(['=', ':']).next().unwrap_or("").to_string()).collect::<Vec<_>>(),
+        "api_key_set": load.api_key.is_some(),
+        "extra_body": load.extra_body,
+        "chat_template_kwargs": load.chat_template_kwargs,
+        "ignore_eos": load.ignore_eos,
+        "temperature": load.temperature,
+        "stream_usage": !load.no_stream_usage,
+        "max_concurrency": load.max_concurrency,
+        "request_rate": load.request_rate,
+        "burstiness": load.burstiness,
+        "num_prompts": load.num_prompts,
+        "duration": load.duration,
+        "num_warmups": load.num_warmups,
+        "seed": load.seed,
+        "dataset_name": format!("{:?}", load.dataset_name).to_ascii_lowercase(),
+        "dataset_path": load.dataset_path,
+        "random_input_len": load.random_input_len,
+        "random_output_len": load.random_output_len,
+        "random_range_ratio": load.random_range_ratio,
+        "random_prefix_len": load.random_prefix_len,
+        "tokenizer": load.tokenizer,
+        "metric_percentiles": load.metric_percentiles,
+        "goodput": load.goodput,
+    })
+}
+
+/// A started run: faces read `snapshots`, send `commands`, and await `done`.
+pub struct Running {
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub done: JoinHandle<(EngineOutcome, RecorderOutcome)>,
+}
+
+/// Start the recorder and the engine on the current runtime. `jsonl` asks for the per-request log.
+pub fn start(p: Prepared, jsonl: bool) -> Running {
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot {
+        info: Arc::new(p.info.clone()),
+        control: p.engine.control,
+        ..Snapshot::default()
+    }));
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel::<RequestEvent>();
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let mut rcfg = p.recorder;
+    if jsonl {
+        rcfg.jsonl = Some(p.paths.jsonl.clone());
+    }
+    let recorder = tokio::spawn(recorder::run(rcfg, ev_rx, snap_tx));
+    let engine = tokio::spawn(engine::run(p.engine, p.client, p.prompts, p.arrivals, ev_tx, cmd_rx));
+    let done = tokio::spawn(async move {
+        let e = engine.await.unwrap_or(EngineOutcome { sent: 0, interrupted: true });
+        let r = match recorder.await {
+            Ok(r) => r,
+            Err(e) => panic!("the recorder task failed: {e}"),
+        };
+        (e, r)
+    });
+    Running { snapshots: snap_rx, commands: cmd_tx, done }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn load(args: &[&str]) -> LoadArgs {
+        let mut v = vec!["tokscope", "bench"];
+        v.extend_from_slice(args);
+        match crate::cli::Cli::parse_from(v).command {
+            Some(crate::cli::Command::Bench(b)) => b.load,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn base_url_forms() {
+        let l = load(&[]);
+        assert_eq!(resolve_base_url(Some("127.0.0.1:8000"), &l).unwrap().as_deref(), Some("http://127.0.0.1:8000"));
+        assert_eq!(
+            resolve_base_url(Some("http://h:1/v1/chat/completions"), &l).unwrap().as_deref(),
+            Some("http://h:1")
+        );
+        assert_eq!(resolve_base_url(None, &l).unwrap(), None);
+        let l = load(&["--port", "9000"]);
+        assert_eq!(resolve_base_url(None, &l).unwrap().as_deref(), Some("http://127.0.0.1:9000"));
+        let l = load(&["--base-url", "http://a:1"]);
+        assert_eq!(
+            resolve_base_url(Some("http://b:2"), &l).unwrap_err().to_string(),
+            "two different servers given: 'http://b:2' and --base-url 'http://a:1'; give one"
+        );
+        assert!(resolve_base_url(Some("ftp://x"), &load(&[])).is_err());
+    }
+
+    #[test]
+    fn rate_parsing() {
+        assert_eq!(parse_rate("inf").unwrap(), None);
+        assert_eq!(parse_rate("2.5").unwrap(), Some(2.5));
+        assert_eq!(parse_rate("-1").unwrap_err().to_string(), "--request-rate: '-1' is not a positive number or 'inf'");
+        assert!(parse_rate("fast").is_err());
+    }
+}
