@@ -69,6 +69,8 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         meta.max_concurrency.map(|c| c.to_string()).unwrap_or_else(|| "uncapped".into()),
         meta.request_rate.map(|r| format!("{r}/s")).unwrap_or_else(|| "inf".into()),
     );
+    let gpu = start_gpu(&args.load)?;
+    let gpu_run = gpu.as_ref().map(|m| m.begin_run());
     let running = runner::start(prepared, save);
     spawn_signal_stop(running.commands.clone());
     let progress = spawn_progress(running.snapshots.clone(), num_prompts, duration);
@@ -77,13 +79,17 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
     progress.abort();
-    let gpu_stats: Option<crate::gpu::GpuRunReport> = None;
+    let gpu_stats = gpu.as_ref().zip(gpu_run).map(|(m, id)| m.end_run(id));
     let snap = outcome.snapshot.clone();
     let good = (!args.load.goodput.is_empty()).then_some(outcome.good_requests);
     let summary = Summary::from_snapshot(&snap, good);
-    let extra: Vec<(String, Vec<(String, String)>)> =
-        gpu_stats.as_ref().map(|g| g.table_sections()).unwrap_or_default();
-    let result = crate::result::build(&meta, &summary, &outcome, gpu_stats.as_ref().map(|g| g.to_json()));
+    let extra = gpu_sections(gpu_stats.as_ref(), summary.total_output_tokens);
+    let result = crate::result::build(
+        &meta,
+        &summary,
+        &outcome,
+        gpu_stats.as_ref().map(|g| gpu_json(g, summary.total_output_tokens)),
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
     } else {
@@ -109,6 +115,40 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {e}");
     }
     Ok(code)
+}
+
+/// Start GPU sampling for a run (local backends and `--gpu-endpoint`s). No GPU is not an
+/// error: the monitor then simply has nothing to report.
+pub fn start_gpu(load: &crate::cli::LoadArgs) -> anyhow::Result<Option<crate::gpu::GpuMonitor>> {
+    let cfg = crate::gpu::MonitorConfig::from_load_args(load).map_err(SetupError)?;
+    if cfg.local.is_none() && cfg.endpoints.is_empty() {
+        return Ok(None);
+    }
+    Ok(crate::gpu::GpuMonitor::start(cfg).ok())
+}
+
+/// The GPU block of the summary table.
+pub fn gpu_sections(g: Option<&crate::gpu::GpuRunSummary>, output_tokens: u64) -> Vec<(String, Vec<String>)> {
+    match g.map(|g| g.summary_lines(output_tokens)) {
+        Some(lines) if !lines.is_empty() => vec![("GPU (over the run)".to_string(), lines)],
+        _ => Vec::new(),
+    }
+}
+
+/// The GPU block of the result JSON, with joules per output token.
+pub fn gpu_json(g: &crate::gpu::GpuRunSummary, output_tokens: u64) -> serde_json::Value {
+    let mut v = serde_json::to_value(g).unwrap_or(serde_json::Value::Null);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("joules_per_output_token".into(), serde_json::json!(g.joules_per_output_token(output_tokens)));
+        if let Some(gpus) = obj.get_mut("gpus").and_then(|x| x.as_array_mut()) {
+            for (one, stats) in gpus.iter_mut().zip(&g.gpus) {
+                if let Some(o) = one.as_object_mut() {
+                    o.insert("joules_per_output_token".into(), serde_json::json!(stats.joules_per_output_token(output_tokens)));
+                }
+            }
+        }
+    }
+    v
 }
 
 /// Ctrl-C or SIGTERM: stop sending, cancel in-flight requests, write what finished.

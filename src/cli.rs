@@ -122,6 +122,9 @@ pub struct LoadArgs {
     /// Per-request timeout in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
     pub timeout: f64,
+    /// Skip the probe request that checks endpoint, model and credentials before the run.
+    #[arg(long)]
+    pub no_probe: bool,
     /// Do not send stream_options.include_usage (for servers that reject it).
     #[arg(long)]
     pub no_stream_usage: bool,

@@ -183,23 +183,35 @@ pub async fn prepare(
 
     let mut workload = crate::workload::from_args(load).map_err(|e| bad(format!("{e:#}")))?;
 
-    // One probe request: endpoint, model and credentials, as `vllm bench serve` does.
-    let job = workload.prompts.next_job();
-    let spec = RequestSpec {
-        id: u64::MAX,
-        warmup: true,
-        scheduled_at: Duration::ZERO,
-        prompt: &job.prompt,
-        max_tokens: job.max_tokens.min(16),
-        prompt_tokens: job.prompt_tokens,
-        prompt_source: job.prompt_source,
-    };
-    let (probe, _) = run_collecting(&client, &spec).await;
-    if let Some(err) = &probe.error {
-        return Err(bad(probe_failure(base_url, &load.endpoint, &sent_model, err)));
-    }
-    if probe.prompt_source == TokenSource::Usage {
-        workload.calibrate(job.prompt_tokens, probe.prompt_tokens);
+    // One probe request: endpoint, model and credentials, as `vllm bench serve` does. A
+    // transient failure (5xx, 429, a cut stream) is retried twice; a 4xx or a refused
+    // connection is final.
+    if !load.no_probe {
+        let job = workload.prompts.next_job();
+        let spec = RequestSpec {
+            id: u64::MAX,
+            warmup: true,
+            scheduled_at: Duration::ZERO,
+            prompt: &job.prompt,
+            max_tokens: job.max_tokens.min(16),
+            prompt_tokens: job.prompt_tokens,
+            prompt_source: job.prompt_source,
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (probe, _) = run_collecting(&client, &spec).await;
+            match &probe.error {
+                None => {
+                    if probe.prompt_source == TokenSource::Usage {
+                        workload.calibrate(job.prompt_tokens, probe.prompt_tokens);
+                    }
+                    break;
+                }
+                Some(err) if attempt < 3 && is_transient(err) => continue,
+                Some(err) => return Err(bad(probe_failure(base_url, &load.endpoint, &sent_model, err))),
+            }
+        }
     }
 
     let info = RunInfo {
@@ -244,6 +256,14 @@ pub async fn prepare(
         paths,
         save_result: load.save_result || load.save_detailed,
     })
+}
+
+fn is_transient(err: &crate::record::RequestError) -> bool {
+    match err.kind {
+        ErrorKind::HttpStatus => matches!(err.status, Some(429) | Some(500..=599)),
+        ErrorKind::Connect | ErrorKind::NoTokens => false,
+        _ => true,
+    }
 }
 
 /// The one-line reason a probe failed, saying what to fix.

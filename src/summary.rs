@@ -101,8 +101,8 @@ fn metric(out: &mut String, d: &Dist, name: &str, title: &str) {
 }
 
 /// The summary table: vLLM's block first, then tokscope's additions.
-/// `extra` sections (e.g. GPU energy) are (title, [(label, value)]).
-pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<(String, String)>)]) -> String {
+/// `extra` sections (e.g. GPU energy) are (title, preformatted lines).
+pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]) -> String {
     let mut out = String::new();
     header(&mut out, "Serving Benchmark Result", '=');
     line(&mut out, "Successful requests:", sum.completed);
@@ -157,8 +157,8 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<(String, 
     }
     for (title, rows) in extra {
         header_plain(&mut out, title);
-        for (k, v) in rows {
-            line(&mut out, k, v);
+        for l in rows {
+            let _ = writeln!(out, "{l}");
         }
     }
     if sum.interrupted {
