@@ -1,0 +1,199 @@
+//! The screen layout: which pane goes where at which terminal size. Pure: it reads the app,
+//! the snapshot, the theme and `now`, and only writes cells.
+//!
+//! ```text
+//! wide (>= 100 columns)                                  narrow (80x24)
+//! +-header------------------------------------------+   +-header----------------------+
+//! |+-Load-----++-1 Throughput---------++-4 Client--+|   |+-Load---++-1 Throughput----+|
+//! ||          ||                      ||  (GPU     ||   ||        ||                 ||
+//! |+----------++----------------------+|   view    ||   |+--------++-----------------+|
+//! |+-2 Latency------------------------+|   goes    ||   |+-2 Latency----------------+|
+//! |+----------------------------------+|   here)   ||   |+--------------------------+|
+//! |+-3 Errors----++-3 Requests and ev.+|           ||   |+-3 Errors or Requests-----+|
+//! |+-------------++-------------------++-----------+|   | client / GPU: one line each |
+//! +-footer------------------------------------------+   +-footer----------------------+
+//! ```
+
+use super::app::{App, Pane};
+use super::theme::Theme;
+use super::{errors, footer, header, latency, load, log, side, throughput, SideView};
+use crate::snapshot::Snapshot;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+use std::time::Instant;
+
+/// Below this the screen only says it is too small.
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 12;
+/// From this width the side panel is a column; below it, a strip of one line per device.
+pub const WIDE: u16 = 100;
+
+/// Draw the whole dashboard.
+pub fn draw(
+    frame: &mut Frame,
+    app: &App,
+    snap: &Snapshot,
+    theme: &Theme,
+    now: Instant,
+    gpu: Option<&dyn SideView>,
+) {
+    let area = frame.area();
+    frame.render_widget(Block::new().style(theme.background()), area);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "terminal {}x{} is too small: tokscope needs {MIN_WIDTH}x{MIN_HEIGHT} (80x24 or more is best)",
+            area.width, area.height
+        );
+        frame.render_widget(
+            Paragraph::new(msg)
+                .style(theme.warn())
+                .wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
+    let [head, body, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::render(frame, head, snap, theme);
+    footer::render(frame, foot, app, snap, theme, now);
+
+    match app.zoom {
+        Some(Pane::Telemetry) => side::render(frame, body, app, theme, gpu, false),
+        Some(Pane::Throughput) => throughput::render(frame, body, app, snap, theme),
+        Some(Pane::Latency) => latency::render(frame, body, snap, theme),
+        Some(Pane::Requests) => {
+            let [e, l] =
+                Layout::vertical([Constraint::Percentage(35), Constraint::Fill(1)]).areas(body);
+            errors::render(frame, e, snap, theme);
+            log::render(frame, l, snap, theme);
+        }
+        None => draw_panes(frame, body, app, snap, theme, gpu),
+    }
+
+    if let Some(fatal) = &snap.fatal {
+        fatal_overlay(frame, body, fatal, theme);
+    }
+    if app.help {
+        footer::help_overlay(frame, body, theme);
+    }
+}
+
+fn draw_panes(
+    frame: &mut Frame,
+    body: Rect,
+    app: &App,
+    snap: &Snapshot,
+    theme: &Theme,
+    gpu: Option<&dyn SideView>,
+) {
+    let wide = body.width >= WIDE;
+    let (left, side_area) = if wide {
+        let side_w = if body.width >= 150 { 36 } else { 30 };
+        let [l, s] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_w)]).areas(body);
+        (l, s)
+    } else {
+        // Narrow: the side panel folds into one line per device under the panes.
+        let lines = 1 + gpu.map_or(0, |g| g.compact_lines());
+        let lines = lines.min(body.height / 4).max(1);
+        let [l, s] = Layout::vertical([Constraint::Fill(1), Constraint::Length(lines)]).areas(body);
+        (l, s)
+    };
+    side::render(frame, side_area, app, theme, gpu, !wide);
+
+    let lat_rows = latency::rows(snap) as u16;
+    let lat_h = lat_rows + 3;
+    let top_h = (left.height * 2 / 5).clamp(8, 18);
+    let bottom_h = left.height.saturating_sub(top_h + lat_h);
+    let [top, lat, bottom] = if bottom_h >= 4 {
+        Layout::vertical([
+            Constraint::Length(top_h),
+            Constraint::Length(lat_h),
+            Constraint::Fill(1),
+        ])
+        .areas(left)
+    } else {
+        // Too short for the request panes: fold them away, keep load, chart and latency.
+        let [t, l] =
+            Layout::vertical([Constraint::Length(top_h.min(8)), Constraint::Fill(1)]).areas(left);
+        [t, l, Rect::default()]
+    };
+
+    let load_w = if left.width >= 110 { 36 } else { 32 };
+    let [load_area, chart] =
+        Layout::horizontal([Constraint::Length(load_w), Constraint::Fill(1)]).areas(top);
+    load::render(frame, load_area, snap, theme);
+    throughput::render(frame, chart, app, snap, theme);
+    latency::render(frame, lat, snap, theme);
+
+    if bottom.height > 0 {
+        if bottom.width >= 90 {
+            let [e, l] =
+                Layout::horizontal([Constraint::Percentage(40), Constraint::Fill(1)]).areas(bottom);
+            errors::render(frame, e, snap, theme);
+            log::render(frame, l, snap, theme);
+        } else if snap.errors.is_empty() {
+            // One pane fits: the errors when there are any, else the request log.
+            log::render(frame, bottom, snap, theme);
+        } else {
+            errors::render(frame, bottom, snap, theme);
+        }
+    }
+}
+
+/// A bordered pane with a title; `key` is the digit that enlarges it.
+pub fn pane_block<'a>(title: &'a str, key: Option<char>, theme: &Theme) -> Block<'a> {
+    let mut spans = vec![Span::raw(" ")];
+    if let Some(k) = key {
+        spans.push(Span::styled(format!("{k} "), theme.dim()));
+    }
+    spans.push(Span::styled(title, theme.title()));
+    spans.push(Span::raw(" "));
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(theme.border(false))
+        .title(Line::from(spans))
+}
+
+/// A label in the dim style followed by a value in `style`.
+pub fn field<'a>(label: &'a str, value: String, theme: &Theme, style: Style) -> Vec<Span<'a>> {
+    vec![Span::styled(label, theme.dim()), Span::styled(value, style)]
+}
+
+/// A centred rectangle of at most `w` x `h` inside `area`.
+pub fn centred(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn fatal_overlay(frame: &mut Frame, body: Rect, fatal: &str, theme: &Theme) {
+    let r = centred(body, 72, 9);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(theme.error())
+        .title(Span::styled(" The run cannot go on ", theme.error()))
+        .style(theme.background());
+    let text = vec![
+        Line::styled(fatal.to_string(), theme.text()),
+        Line::raw(""),
+        Line::styled("s saves what was measured; q quits.", theme.dim()),
+    ];
+    frame.render_widget(
+        Paragraph::new(text).block(block).wrap(Wrap { trim: true }),
+        r,
+    );
+}

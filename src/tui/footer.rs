@@ -1,0 +1,119 @@
+//! The bottom line (keys, or the latest message such as where `s` saved) and the `?` overlay.
+
+use super::app::App;
+use super::draw::centred;
+use super::fmt;
+use super::theme::Theme;
+use crate::snapshot::{RunState, Snapshot};
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+use ratatui::Frame;
+use std::time::Instant;
+
+/// (key, what it does, short form for narrow screens).
+const KEYS: [(&str, &str, &str); 9] = [
+    ("space", "pause", "pause"),
+    ("+/-", "concurrency", "conc"),
+    ("]/[", "rate", "rate"),
+    ("w", "window", "win"),
+    ("t", "theme", "theme"),
+    ("s", "save", "save"),
+    ("1-4", "zoom", "zoom"),
+    ("?", "help", "help"),
+    ("q", "quit", "quit"),
+];
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    snap: &Snapshot,
+    theme: &Theme,
+    now: Instant,
+) {
+    let w = area.width as usize;
+    if let Some(flash) = app.flash_at(now) {
+        let style = if flash.error {
+            theme.error()
+        } else {
+            theme.ok()
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(fmt::truncate_left(&flash.text, w), style)),
+            area,
+        );
+        return;
+    }
+    let mut spans = Vec::new();
+    if snap.state == RunState::Done {
+        // Nothing left to steer: say what can still be done.
+        let line = Line::from(vec![
+            Span::styled(" DONE ", theme.accent()),
+            Span::styled(" the run is over: ", theme.text()),
+            Span::styled("s", theme.accent()),
+            Span::styled(" save result and screen  ", theme.dim()),
+            Span::styled("q", theme.accent()),
+            Span::styled(" quit  ", theme.dim()),
+            Span::styled("w t 1-4 ?", theme.accent()),
+            Span::styled(" look around", theme.dim()),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
+    if app.engine_gone {
+        spans.push(Span::styled(" engine stopped ", theme.error()));
+    }
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let long: usize = KEYS.iter().map(|(k, l, _)| k.len() + l.len() + 3).sum();
+    let short = used + long > w;
+    // Two spaces between keys when there is room, one when there is not.
+    let gap = if short { " " } else { "  " };
+    for (k, long_label, short_label) in KEYS {
+        let mut label = if short { short_label } else { long_label };
+        if k == "space" && snap.control.paused {
+            label = "resume";
+        }
+        spans.push(Span::styled(format!("{gap}{k}"), theme.accent()));
+        spans.push(Span::styled(format!(" {label}"), theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The `?` overlay: every key with a sentence.
+pub fn help_overlay(frame: &mut Frame, body: Rect, theme: &Theme) {
+    let rows: [(&str, &str); 12] = [
+        (
+            "space",
+            "pause / resume sending (in-flight requests finish)",
+        ),
+        ("+  -", "concurrency cap up / down by one"),
+        ("]  [", "request rate x1.25 / ÷1.25"),
+        ("w", "throughput window: 1 min, 5 min, whole run"),
+        ("t", "next theme"),
+        ("s", "save the result and a picture of this screen"),
+        ("1", "enlarge throughput (again: back)"),
+        ("2", "enlarge latency"),
+        ("3", "enlarge errors and requests"),
+        ("4", "enlarge telemetry"),
+        ("? Esc", "close this help"),
+        ("q", "quit: stop, write the result, restore the terminal"),
+    ];
+    let r = centred(body, 64, rows.len() as u16 + 4);
+    frame.render_widget(Clear, r);
+    let lines: Vec<Line> = rows
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<7}"), theme.accent()),
+                Span::styled(*what, theme.text()),
+            ])
+        })
+        .collect();
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(theme.border(true))
+        .title(Span::styled(" Keys ", theme.title()))
+        .style(theme.background());
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+}

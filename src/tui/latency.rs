@@ -1,0 +1,163 @@
+//! The latency pane: one row per metric (TTFT, TTFO when the model reasons, TPOT, ITL, E2E)
+//! with a sparkline of per-second means and p50/p90/p99 over the recent window and the whole run.
+
+use super::draw::pane_block;
+use super::fmt;
+use super::theme::Theme;
+use crate::snapshot::{Dist, SecondBucket, Snapshot};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::Frame;
+
+/// Percentiles shown, in order.
+const PCTS: [f64; 3] = [50.0, 90.0, 99.0];
+/// Width of one value column.
+const COL: usize = 7;
+
+struct Metric {
+    label: &'static str,
+    recent: fn(&Snapshot) -> &Dist,
+    whole: fn(&Snapshot) -> &Dist,
+    /// (sum in microseconds, count) of this metric in one second.
+    bucket: fn(&SecondBucket) -> (u64, u32),
+}
+
+const METRICS: [Metric; 5] = [
+    Metric {
+        label: "TTFT",
+        recent: |s| &s.recent.ttft,
+        whole: |s| &s.whole.ttft,
+        bucket: |b| (b.ttft_sum_us, b.ttft_n),
+    },
+    Metric {
+        label: "TTFO",
+        recent: |s| &s.recent.ttfo,
+        whole: |s| &s.whole.ttfo,
+        bucket: |b| (b.ttfo_sum_us, b.ttfo_n),
+    },
+    Metric {
+        label: "TPOT",
+        recent: |s| &s.recent.tpot,
+        whole: |s| &s.whole.tpot,
+        bucket: |b| (b.tpot_sum_us, b.tpot_n),
+    },
+    Metric {
+        label: "ITL",
+        recent: |s| &s.recent.itl,
+        whole: |s| &s.whole.itl,
+        bucket: |b| (b.itl_sum_us, b.itl_n),
+    },
+    Metric {
+        label: "E2E",
+        recent: |s| &s.recent.e2el,
+        whole: |s| &s.whole.e2el,
+        bucket: |b| (b.e2e_sum_us, b.e2e_n),
+    },
+];
+
+/// TTFO only means something when the model sent reasoning text.
+fn shown(snap: &Snapshot) -> impl Iterator<Item = &'static Metric> + '_ {
+    METRICS
+        .iter()
+        .filter(move |m| m.label != "TTFO" || snap.counts.reasoning_chunks > 0)
+}
+
+/// Metric rows this snapshot shows (the layout sizes the pane by it).
+pub fn rows(snap: &Snapshot) -> usize {
+    shown(snap).count()
+}
+
+/// A percentile of a distribution, `p50` falling back to the median when not configured.
+fn pct(d: &Dist, p: f64) -> Option<f64> {
+    if d.count == 0 {
+        return None;
+    }
+    d.p(p).or_else(|| (p == 50.0).then_some(d.median))
+}
+
+fn cols(d: &Dist, theme: &Theme) -> Vec<Span<'static>> {
+    PCTS.iter()
+        .map(|&p| Span::styled(format!("{:>COL$}", fmt::ms(pct(d, p))), theme.text()))
+        .collect()
+}
+
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
+    let recent_s = snap.recent_window.as_secs();
+    // Whole-run columns need room; on narrow screens the recent window alone is shown.
+    let both = area.width >= 2 + 5 + 2 * (PCTS.len() * COL) as u16 + 4 + 12;
+    let title = if both {
+        format!("Latency · percentiles: last {recent_s}s │ whole run")
+    } else {
+        format!("Latency · percentiles: last {recent_s}s")
+    };
+    let block = pane_block(&title, Some('2'), theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height < 2 || inner.width < 20 {
+        return;
+    }
+    let label_w = 5u16;
+    let table_w = (PCTS.len() * COL) as u16;
+    let values_w = if both { 2 * table_w + 3 } else { table_w };
+    let [labels, sparks, values] = Layout::horizontal([
+        Constraint::Length(label_w),
+        Constraint::Fill(1),
+        Constraint::Length(values_w + 1),
+    ])
+    .areas(inner);
+
+    let head_cols: String = PCTS
+        .iter()
+        .map(|p| format!("{:>COL$}", format!("p{p:.0}")))
+        .collect();
+    let mut head = vec![Span::styled(
+        format!(" {head_cols:>w$}", w = table_w as usize),
+        theme.dim(),
+    )];
+    if both {
+        head.push(Span::styled(" │ ", theme.border(false)));
+        head.push(Span::styled(head_cols, theme.dim()));
+    }
+    let spark_title = format!("per-second mean, {} s", sparks.width);
+    let row = |i: u16, r: Rect| Rect::new(r.x, r.y + i, r.width, 1);
+    frame.render_widget(
+        Paragraph::new(Line::styled(
+            fmt::truncate(&spark_title, sparks.width as usize),
+            theme.dim(),
+        )),
+        row(0, sparks),
+    );
+    frame.render_widget(Paragraph::new(Line::from(head)), row(0, values));
+    // Sparkline: the last `width` complete seconds, one column per second.
+    let (from, to) = fmt::window_range(&snap.series, snap.elapsed, Some(sparks.width as usize));
+    for (y, (i, m)) in (1u16..).zip(shown(snap).enumerate()) {
+        if y >= inner.height {
+            break;
+        }
+        let style = theme.series(i);
+        frame.render_widget(Paragraph::new(Line::styled(m.label, style)), row(y, labels));
+        let data: Vec<Option<u64>> = snap
+            .series
+            .range(from, to)
+            .map(|(_, b)| {
+                let (sum, n) = (m.bucket)(b);
+                SecondBucket::mean_ms(sum, n).map(|v| (v * 1000.0) as u64)
+            })
+            .collect();
+        frame.render_widget(
+            Sparkline::default()
+                .data(&data)
+                .style(style)
+                .absent_value_symbol(" "),
+            row(y, sparks),
+        );
+        let mut spans = vec![Span::raw(" ")];
+        spans.extend(cols((m.recent)(snap), theme));
+        if both {
+            spans.push(Span::styled(" │ ", theme.border(false)));
+            spans.extend(cols((m.whole)(snap), theme));
+        }
+        frame.render_widget(Paragraph::new(Line::from(spans)), row(y, values));
+    }
+}

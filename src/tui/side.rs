@@ -1,0 +1,138 @@
+//! The side panel: telemetry. A GPU view (when the caller provides one) on top, the client's
+//! own CPU and memory below, so a load generator short of CPU says so on screen.
+
+use super::app::App;
+use super::draw::pane_block;
+use super::fmt;
+use super::theme::Theme;
+use super::SideView;
+use crate::sysstat::{ClientStat, SATURATION};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::Frame;
+
+/// Lines the client section takes in the column layout (border included).
+const CLIENT_H: u16 = 6;
+
+fn cpu_text(c: &ClientStat) -> String {
+    match c.cpu_percent {
+        Some(p) => format!("{p:.0}% of {} cores", c.cores),
+        None => "n/a".to_string(),
+    }
+}
+
+fn rss_text(c: &ClientStat) -> String {
+    c.rss_bytes.map_or("n/a".to_string(), fmt::bytes)
+}
+
+/// Draw the panel. `compact`: a strip of one line per device (narrow terminals).
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    gpu: Option<&dyn SideView>,
+    compact: bool,
+) {
+    if compact {
+        let gpu_h = gpu.map_or(0, |g| g.compact_lines().min(area.height.saturating_sub(1)));
+        let [g, c] = Layout::vertical([Constraint::Length(gpu_h), Constraint::Fill(1)]).areas(area);
+        if let Some(view) = gpu {
+            if gpu_h > 0 {
+                view.render(frame, g, theme);
+            }
+        }
+        client_line(frame, c, app, theme);
+        return;
+    }
+    match gpu {
+        Some(view) => {
+            let [g, c] =
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(CLIENT_H)]).areas(area);
+            view.render(frame, g, theme);
+            client_block(frame, c, app, theme);
+        }
+        None => client_block(frame, area, app, theme),
+    }
+}
+
+fn cpu_style(c: &ClientStat, theme: &Theme) -> ratatui::style::Style {
+    match c.cpu_share() {
+        Some(s) if s >= SATURATION => theme.error(),
+        Some(s) if s >= SATURATION * 0.75 => theme.warn(),
+        _ => theme.text(),
+    }
+}
+
+fn client_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let c = &app.client;
+    let mut spans = vec![
+        Span::styled("client CPU ", theme.dim()),
+        Span::styled(cpu_text(c), cpu_style(c, theme)),
+        Span::styled(" · RSS ", theme.dim()),
+        Span::styled(rss_text(c), theme.text()),
+    ];
+    if c.saturated() {
+        spans.push(Span::styled(
+            " · CPU-BOUND: timings inflated",
+            theme.error(),
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn client_block(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let block = pane_block("Client (this process)", Some('4'), theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let c = &app.client;
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("CPU  ", theme.dim()),
+            Span::styled(cpu_text(c), cpu_style(c, theme)),
+        ]),
+        Line::from(vec![
+            Span::styled("RSS  ", theme.dim()),
+            Span::styled(rss_text(c), theme.text()),
+        ]),
+    ];
+    if c.saturated() {
+        lines.push(Line::styled("CPU-BOUND: timings inflated", theme.error()));
+    } else if c.cpu_percent.is_none() {
+        lines.push(Line::styled("(readings need Linux /proc)", theme.dim()));
+    }
+    let text_h = (lines.len() as u16).min(inner.height);
+    let [t, label, spark] = Layout::vertical([
+        Constraint::Length(text_h),
+        Constraint::Length(1),
+        Constraint::Max(4),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(lines), t);
+    if spark.height > 0 && !app.client_history.is_empty() {
+        let secs = app.client_history.len().min(spark.width as usize);
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!("CPU, last {secs} s (top = all cores)"),
+                theme.dim(),
+            )),
+            label,
+        );
+        // Scale to all cores so a full bar means the client is out of CPU.
+        let full = c.cores.max(1) as u64 * 100;
+        let n = spark.width as usize;
+        let skip = app.client_history.len().saturating_sub(n);
+        let data: Vec<u64> = app.client_history[skip..]
+            .iter()
+            .map(|p| (p.max(0.0) as u64).min(full))
+            .collect();
+        frame.render_widget(
+            Sparkline::default()
+                .data(&data)
+                .max(full)
+                .style(cpu_style(c, theme)),
+            spark,
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! The throughput chart: output and total tokens per second, one point per complete second,
+//! over the chosen window, with current / mean / peak as numbers above it.
+
+use super::app::App;
+use super::draw::pane_block;
+use super::fmt::{self, WindowFigures};
+use super::theme::Theme;
+use crate::snapshot::{SecondBucket, Snapshot};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
+use ratatui::Frame;
+
+fn output(b: &SecondBucket) -> f64 {
+    b.output_tokens as f64
+}
+fn total(b: &SecondBucket) -> f64 {
+    b.total_tokens() as f64
+}
+
+fn figures_line<'a>(
+    name: &'a str,
+    f: WindowFigures,
+    i: usize,
+    theme: &Theme,
+    narrow: bool,
+) -> Line<'a> {
+    let v = |x: Option<f64>| x.map_or(fmt::NA.to_string(), fmt::rate);
+    if narrow {
+        return Line::from(vec![
+            Span::styled("■ ", theme.series(i)),
+            Span::styled(name.trim_end(), theme.text()),
+            Span::styled(" now ", theme.dim()),
+            Span::styled(v(f.current), theme.series(i)),
+            Span::styled(" mean ", theme.dim()),
+            Span::styled(v(f.mean), theme.text()),
+            Span::styled(" peak ", theme.dim()),
+            Span::styled(v(f.peak), theme.text()),
+        ]);
+    }
+    Line::from(vec![
+        Span::styled("■ ", theme.series(i)),
+        Span::styled(name, theme.text()),
+        Span::styled("  now ", theme.dim()),
+        Span::styled(format!("{:>7}", v(f.current)), theme.series(i)),
+        Span::styled("  mean ", theme.dim()),
+        Span::styled(format!("{:>7}", v(f.mean)), theme.text()),
+        Span::styled("  peak ", theme.dim()),
+        Span::styled(format!("{:>7}", v(f.peak)), theme.text()),
+        Span::styled(" tok/s", theme.dim()),
+    ])
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
+    let title = format!("Throughput · {} (w)", app.window.label());
+    let block = pane_block(&title, Some('1'), theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width < 10 {
+        return;
+    }
+    let range = fmt::window_range(&snap.series, snap.elapsed, app.window.seconds());
+    let out_f = fmt::figures(&snap.series, range, output);
+    let tot_f = fmt::figures(&snap.series, range, total);
+
+    // Tall enough: both figure lines; otherwise output only (what people care about most).
+    let legend_h = if inner.height >= 7 { 2 } else { 1 };
+    let [legend, plot] =
+        Layout::vertical([Constraint::Length(legend_h), Constraint::Fill(1)]).areas(inner);
+    let narrow = inner.width < 64;
+    let mut legend_lines = vec![figures_line("output", out_f, 0, theme, narrow)];
+    if legend_h == 2 {
+        legend_lines.push(figures_line("total ", tot_f, 1, theme, narrow));
+    }
+    frame.render_widget(Paragraph::new(legend_lines), legend);
+    if plot.height < 3 {
+        return;
+    }
+
+    let (from, to) = range;
+    if to <= from {
+        let msg = if snap.counts.sent == 0 {
+            "waiting for the first tokens…"
+        } else {
+            "the first second is still filling…"
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(msg, theme.dim())),
+            plot.inner(ratatui::layout::Margin::new(1, plot.height / 2)),
+        );
+        return;
+    }
+    let points = |f: fn(&SecondBucket) -> f64| -> Vec<(f64, f64)> {
+        snap.series
+            .range(from, to)
+            .map(|(i, b)| (i as f64 + 1.0, f(b)))
+            .collect()
+    };
+    let out_pts = points(output);
+    let tot_pts = points(total);
+    // The total line is drawn only where its figures are shown too.
+    let with_total = legend_h == 2;
+    let peak = if with_total {
+        tot_f.peak.unwrap_or(0.0).max(out_f.peak.unwrap_or(0.0))
+    } else {
+        out_f.peak.unwrap_or(0.0)
+    };
+    let y_max = nice_ceiling(peak);
+    // A fixed-width window keeps its scale while it fills; the whole run grows with it.
+    let x_min = from as f64;
+    let x_max = match app.window.seconds() {
+        Some(w) => (from + w).max(to) as f64,
+        None => (to.max(10)) as f64,
+    };
+    let x_labels = vec![
+        Span::styled(
+            fmt::clock(std::time::Duration::from_secs(from as u64)),
+            theme.dim(),
+        ),
+        Span::styled(
+            fmt::clock(std::time::Duration::from_secs(x_max as u64)),
+            theme.dim(),
+        ),
+    ];
+    let y_labels = vec![
+        Span::styled("0", theme.dim()),
+        Span::styled(fmt::rate(y_max / 2.0), theme.dim()),
+        Span::styled(fmt::rate(y_max), theme.dim()),
+    ];
+    let mut datasets = Vec::with_capacity(2);
+    if with_total {
+        datasets.push(
+            Dataset::default()
+                .name("total")
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(theme.series(1))
+                .data(&tot_pts),
+        );
+    }
+    datasets.push(
+        Dataset::default()
+            .name("output")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.series(0))
+            .data(&out_pts),
+    );
+    let chart = Chart::new(datasets)
+        .style(theme.text())
+        .hidden_legend_constraints((Constraint::Length(0), Constraint::Length(0)))
+        .x_axis(
+            Axis::default()
+                .style(theme.border(false))
+                .bounds([x_min, x_max])
+                .labels(x_labels),
+        )
+        .y_axis(
+            Axis::default()
+                .style(theme.border(false))
+                .bounds([0.0, y_max])
+                .labels(y_labels),
+        );
+    frame.render_widget(chart, plot);
+}
+
+/// A round number at or above `v` (1, 2, 2.5, 5 times a power of ten), so axis labels read well.
+pub fn nice_ceiling(v: f64) -> f64 {
+    if !v.is_finite() || v <= 0.0 {
+        return 1.0;
+    }
+    let mag = 10f64.powf(v.log10().floor());
+    for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
+        if v <= m * mag {
+            return m * mag;
+        }
+    }
+    10.0 * mag
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nice_ceiling;
+
+    #[test]
+    fn axis_ceilings_are_round() {
+        let cases = [
+            (0.0, 1.0),
+            (7.0, 10.0),
+            (1234.0, 2000.0),
+            (2100.0, 2500.0),
+            (40.0, 50.0),
+        ];
+        for (v, want) in cases {
+            assert_eq!(nice_ceiling(v), want, "{v}");
+        }
+    }
+}
