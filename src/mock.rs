@@ -12,7 +12,9 @@
 //!   (see [`generate`] for the whole model). With `--tokens-per-chunk K` each chunk carries K
 //!   tokens, so the time per output token is the chunk gap divided by K.
 //! - Faults: each request draws at most one fault from `--seed` ([`faults`]), and every injected
-//!   fault is counted in `/metrics` as `tokscope_mock_faults_total{kind=...}`.
+//!   fault is counted in `/metrics` as `tokscope_mock_faults_total{kind=...}`. A non-streaming
+//!   request meets the mid-stream kinds too: a cut drops the connection before any body, a
+//!   malformed answer is truncated JSON, an error event becomes HTTP 500, a stall answers late.
 //! - Streams look like vLLM's: a role-only chunk together with the first token chunk, one chunk
 //!   per token chunk, `finish_reason` on the last, a usage-only chunk (`choices:[]`) when asked
 //!   for, then `data: [DONE]`. Completions streams have no role chunk; reasoning tokens apply to

@@ -559,6 +559,49 @@ async fn every_fault_kind_is_injected_and_counted() {
 }
 
 #[tokio::test]
+async fn whole_responses_meet_mid_stream_faults_too() {
+    for kind in [
+        FaultKind::CutStream,
+        FaultKind::Malformed,
+        FaultKind::ErrorEvent,
+    ] {
+        let mut faults = FaultRates::default();
+        match kind {
+            FaultKind::CutStream => faults.cut_stream = 1.0,
+            FaultKind::Malformed => faults.malformed = 1.0,
+            _ => faults.error_event = 1.0,
+        }
+        let s = serve(MockConfig { faults, ..fast() }).await;
+        let resp = json_post(
+            &reqwest::Client::new(),
+            &format!("{}/v1/chat/completions", s.base_url()),
+            &json!({"messages": [], "max_tokens": 3}),
+        )
+        .send()
+        .await;
+        if kind == FaultKind::CutStream {
+            // The connection drops before the head or the body is complete.
+            let failed = match resp {
+                Err(_) => true,
+                Ok(r) => r.text().await.is_err(),
+            };
+            assert!(failed, "a cut whole response must fail");
+        } else {
+            let resp = resp.unwrap_or_else(|e| panic!("POST: {e}"));
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            if kind == FaultKind::Malformed {
+                assert_eq!(status, 200);
+                assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
+            } else {
+                assert_eq!(status, 500, "{text}");
+            }
+        }
+        assert_eq!(s.faults(kind), 1, "{kind:?}");
+    }
+}
+
+#[tokio::test]
 async fn keepalive_comments_fill_a_long_prefill() {
     let s = serve(MockConfig {
         ttft: Duration::from_millis(200),
