@@ -63,9 +63,12 @@ fn json_post(client: &reqwest::Client, url: &str, body: &Value) -> reqwest::Requ
 }
 
 async fn post_sse(url: &str, body: Value) -> Sse {
-    let client = reqwest::Client::new();
+    post_sse_with(&reqwest::Client::new(), url, body).await
+}
+
+async fn post_sse_with(client: &reqwest::Client, url: &str, body: Value) -> Sse {
     let start = Instant::now();
-    let resp = match json_post(&client, url, &body).send().await {
+    let resp = match json_post(client, url, &body).send().await {
         Ok(r) => r,
         Err(e) => panic!("POST {url}: {e}"),
     };
@@ -668,7 +671,8 @@ async fn a_full_batch_queues_and_shows_waiting() {
     assert_eq!(metric(&base, "vllm:num_requests_waiting{").await, 0.0);
 }
 
-#[tokio::test]
+// Two workers, so the client's parsing never holds up the server's timers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measured_ttft_and_itl_match_the_settings() {
     let ttft = 50.0;
     let itl = 10.0;
@@ -679,11 +683,13 @@ async fn measured_ttft_and_itl_match_the_settings() {
     })
     .await;
     let url = format!("{}/v1/chat/completions", s.base_url());
-    // Warm the connection pool-less client path once, then measure several requests.
+    // One client, warmed once, so connection setup is not part of the TTFT.
+    let client = reqwest::Client::new();
+    post_sse_with(&client, &url, chat_body(1)).await;
     let mut ttfts = Vec::new();
     let mut itls = Vec::new();
     for _ in 0..5 {
-        let r = post_sse(&url, chat_body(30)).await;
+        let r = post_sse_with(&client, &url, chat_body(30)).await;
         let times: Vec<f64> = r
             .events
             .iter()
@@ -696,13 +702,11 @@ async fn measured_ttft_and_itl_match_the_settings() {
     }
     ttfts.sort_by(f64::total_cmp);
     itls.sort_by(f64::total_cmp);
-    let (ttft_med, itl_med) = (ttfts[2], itls[2]);
-    // The client clock starts before the request is sent, so TTFT is never below the setting.
-    assert!(
-        ttft_med >= ttft - 0.5 && ttft_med <= ttft + 4.0,
-        "TTFT {ttfts:?}"
-    );
-    assert!((itl_med - itl).abs() <= 1.0, "ITL {itls:?}");
+    // Noise on a loaded machine only ever adds time, so the fastest TTFT shows the simulator's
+    // own accuracy; the client clock starts before sending, so it is never below the setting.
+    assert!(ttfts[0] >= ttft && ttfts[0] <= ttft + 2.5, "TTFT {ttfts:?}");
+    // ITL: mean gap over 29 gaps per request, median over requests.
+    assert!((itls[2] - itl).abs() <= 1.0, "ITL {itls:?}");
 }
 
 #[tokio::test]
@@ -712,85 +716,6 @@ async fn shutdown_stops_the_server() {
     assert_eq!(get_text(&url).await.0, 200);
     s.shutdown().await;
     assert!(reqwest::get(&url).await.is_err());
-}
-
-/// Parses `tokscope mock` flags the way the binary does.
-fn parse_args(args: &[&str]) -> Result<MockArgs, String> {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        mock: MockArgs,
-    }
-    let argv = std::iter::once("mock").chain(args.iter().copied());
-    Cli::try_parse_from(argv)
-        .map(|c| c.mock)
-        .map_err(|e| e.to_string())
-}
-
-#[test]
-fn flags_become_a_config() {
-    let args = parse_args(&[
-        "--ttft-ms",
-        "12.5",
-        "--itl-ms",
-        "3",
-        "--prefill-us-per-token",
-        "250",
-        "--seed",
-        "4",
-        "--cut-stream",
-        "0.25",
-        "--keepalive-ms",
-        "15",
-        "--reasoning-field",
-        "reasoning",
-    ])
-    .unwrap_or_else(|e| panic!("{e}"));
-    let cfg = MockConfig::from(&args);
-    assert_eq!(cfg.ttft, Duration::from_micros(12_500));
-    assert_eq!(cfg.itl, Duration::from_millis(3));
-    assert_eq!(cfg.prefill_per_token, Duration::from_micros(250));
-    assert_eq!(cfg.seed, 4);
-    assert_eq!(cfg.faults.cut_stream, 0.25);
-    assert_eq!(cfg.keepalive, Some(Duration::from_millis(15)));
-    assert_eq!(cfg.reasoning_field, ReasoningField::Reasoning);
-    assert_eq!(cfg.listen, "127.0.0.1:8000");
-    assert_eq!(cfg.model, "tokscope-sim");
-    assert!(cfg.validate().is_ok());
-    assert_eq!(
-        MockConfig::from(&parse_args(&[]).unwrap_or_else(|e| panic!("{e}"))).keepalive,
-        None
-    );
-}
-
-#[test]
-fn bad_flags_are_refused_with_a_reason() {
-    let cases: &[(&[&str], &str)] = &[
-        (
-            &["--fail-500", "1.5"],
-            "'1.5' is a probability; give a value between 0 and 1",
-        ),
-        (&["--itl-ms=-1"], "'-1' must be a number of 0 or more"),
-        (&["--ttft-ms", "soon"], "'soon' is not a number"),
-        (&["--tokens-per-chunk", "0"], "0 is not in 1.."),
-    ];
-    for (args, want) in cases {
-        let err = parse_args(args).err().unwrap_or_default();
-        assert!(err.contains(want), "{args:?}: {err}");
-    }
-    let args =
-        parse_args(&["--fail-500", "0.7", "--stall", "0.7"]).unwrap_or_else(|e| panic!("{e}"));
-    let err = MockConfig::from(&args)
-        .validate()
-        .err()
-        .map(|e| e.to_string());
-    assert!(
-        err.as_deref()
-            .unwrap_or_default()
-            .starts_with("fault rates add up to '1.4"),
-        "{err:?}"
-    );
 }
 
 #[tokio::test]
