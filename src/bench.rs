@@ -28,7 +28,10 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
 }
 
 pub fn run(args: BenchArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -66,8 +69,12 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
             (None, Some(d)) => format!("{:.0} s", d.as_secs_f64()),
             _ => "unbounded".into(),
         },
-        meta.max_concurrency.map(|c| c.to_string()).unwrap_or_else(|| "uncapped".into()),
-        meta.request_rate.map(|r| format!("{r}/s")).unwrap_or_else(|| "inf".into()),
+        meta.max_concurrency
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "uncapped".into()),
+        meta.request_rate
+            .map(|r| format!("{r}/s"))
+            .unwrap_or_else(|| "inf".into()),
     );
     let gpu = start_gpu(&args.load)?;
     let gpu_run = gpu.as_ref().map(|m| m.begin_run());
@@ -88,10 +95,15 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         &meta,
         &summary,
         &outcome,
-        gpu_stats.as_ref().map(|g| gpu_json(g, summary.total_output_tokens)),
+        gpu_stats
+            .as_ref()
+            .map(|g| gpu_json(g, summary.total_output_tokens)),
     );
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&result).unwrap_or_default()
+        );
     } else {
         print!("{}", render_table(&summary, &snap, &extra));
     }
@@ -104,7 +116,11 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     if save {
         match crate::result::write_json(&paths.json, &result) {
-            Ok(()) => eprintln!("result: {} (per request: {})", paths.json.display(), paths.jsonl.display()),
+            Ok(()) => eprintln!(
+                "result: {} (per request: {})",
+                paths.json.display(),
+                paths.jsonl.display()
+            ),
             Err(e) => {
                 eprintln!("error: {e:#}; the summary above is complete, the result file is not");
                 code = ExitCode::FAILURE;
@@ -128,7 +144,10 @@ pub fn start_gpu(load: &crate::cli::LoadArgs) -> anyhow::Result<Option<crate::gp
 }
 
 /// The GPU block of the summary table.
-pub fn gpu_sections(g: Option<&crate::gpu::GpuRunSummary>, output_tokens: u64) -> Vec<(String, Vec<String>)> {
+pub fn gpu_sections(
+    g: Option<&crate::gpu::GpuRunSummary>,
+    output_tokens: u64,
+) -> Vec<(String, Vec<String>)> {
     match g.map(|g| g.summary_lines(output_tokens)) {
         Some(lines) if !lines.is_empty() => vec![("GPU (over the run)".to_string(), lines)],
         _ => Vec::new(),
@@ -139,11 +158,17 @@ pub fn gpu_sections(g: Option<&crate::gpu::GpuRunSummary>, output_tokens: u64) -
 pub fn gpu_json(g: &crate::gpu::GpuRunSummary, output_tokens: u64) -> serde_json::Value {
     let mut v = serde_json::to_value(g).unwrap_or(serde_json::Value::Null);
     if let Some(obj) = v.as_object_mut() {
-        obj.insert("joules_per_output_token".into(), serde_json::json!(g.joules_per_output_token(output_tokens)));
+        obj.insert(
+            "joules_per_output_token".into(),
+            serde_json::json!(g.joules_per_output_token(output_tokens)),
+        );
         if let Some(gpus) = obj.get_mut("gpus").and_then(|x| x.as_array_mut()) {
             for (one, stats) in gpus.iter_mut().zip(&g.gpus) {
                 if let Some(o) = one.as_object_mut() {
-                    o.insert("joules_per_output_token".into(), serde_json::json!(stats.joules_per_output_token(output_tokens)));
+                    o.insert(
+                        "joules_per_output_token".into(),
+                        serde_json::json!(stats.joules_per_output_token(output_tokens)),
+                    );
                 }
             }
         }
@@ -200,8 +225,16 @@ fn spawn_progress(
             tick.tick().await;
             let s = rx.borrow_and_update().clone();
             let done = s.counts.ok + s.counts.failed;
-            bar.set_position(if by_time { s.elapsed.as_secs().min(len) } else { done });
-            let cur = s.series.get(s.elapsed.as_secs().saturating_sub(1) as usize).map(|b| b.output_tokens).unwrap_or(0);
+            bar.set_position(if by_time {
+                s.elapsed.as_secs().min(len)
+            } else {
+                done
+            });
+            let cur = s
+                .series
+                .get(s.elapsed.as_secs().saturating_sub(1) as usize)
+                .map(|b| b.output_tokens)
+                .unwrap_or(0);
             bar.set_message(format!(
                 "ok {} failed {} in-flight {} | {} tok/s",
                 s.counts.ok, s.counts.failed, s.counts.in_flight, cur

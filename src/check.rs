@@ -2,7 +2,9 @@
 //! server's /metrics say. Each step is one line with its timing; exit 0 only when all is well.
 
 use crate::cli::CheckArgs;
-use crate::client::{list_models, parse_headers, run_collecting, Client, ClientConfig, RequestSpec};
+use crate::client::{
+    list_models, parse_headers, run_collecting, Client, ClientConfig, RequestSpec,
+};
 use crate::record::TokenSource;
 use crate::runner::{normalize_url, SetupError};
 use serde_json::json;
@@ -20,7 +22,10 @@ pub struct Step {
 }
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -35,7 +40,10 @@ pub fn run(args: CheckArgs) -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 for s in &steps {
-                    println!("{:<5} {:<8} {} ({:.1} ms)", s.status, s.name, s.detail, s.ms);
+                    println!(
+                        "{:<5} {:<8} {} ({:.1} ms)",
+                        s.status, s.name, s.detail, s.ms
+                    );
                 }
                 println!("{}", if failed { "NOT OK" } else { "all good" });
             }
@@ -58,7 +66,11 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
     let base = normalize_url(&args.url)?;
     let headers = parse_headers(&args.headers).map_err(SetupError)?;
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        return Err(SetupError(format!("--timeout: '{}' must be a positive number of seconds", args.timeout)).into());
+        return Err(SetupError(format!(
+            "--timeout: '{}' must be a positive number of seconds",
+            args.timeout
+        ))
+        .into());
     }
     let timeout = Duration::from_secs_f64(args.timeout);
     let http = crate::client::http_client(&headers, args.api_key.as_deref())?;
@@ -66,14 +78,42 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
 
     // 1. Health.
     let t = Instant::now();
-    let health = http.get(format!("{base}/health")).timeout(timeout).send().await;
+    let health = http
+        .get(format!("{base}/health"))
+        .timeout(timeout)
+        .send()
+        .await;
     steps.push(match health {
-        Ok(r) if r.status().is_success() => Step { name: "health", status: "ok", detail: format!("HTTP {}", r.status().as_u16()), ms: ms(t) },
-        Ok(r) if r.status().as_u16() == 404 => Step { name: "health", status: "warn", detail: "no /health endpoint (HTTP 404)".into(), ms: ms(t) },
-        Ok(r) => Step { name: "health", status: "fail", detail: format!("HTTP {}", r.status().as_u16()), ms: ms(t) },
+        Ok(r) if r.status().is_success() => Step {
+            name: "health",
+            status: "ok",
+            detail: format!("HTTP {}", r.status().as_u16()),
+            ms: ms(t),
+        },
+        Ok(r) if r.status().as_u16() == 404 => Step {
+            name: "health",
+            status: "warn",
+            detail: "no /health endpoint (HTTP 404)".into(),
+            ms: ms(t),
+        },
+        Ok(r) => Step {
+            name: "health",
+            status: "fail",
+            detail: format!("HTTP {}", r.status().as_u16()),
+            ms: ms(t),
+        },
         Err(e) => {
-            let detail = if e.is_connect() { format!("cannot connect to {base}") } else { format!("{e}") };
-            steps.push(Step { name: "health", status: "fail", detail, ms: ms(t) });
+            let detail = if e.is_connect() {
+                format!("cannot connect to {base}")
+            } else {
+                format!("{e}")
+            };
+            steps.push(Step {
+                name: "health",
+                status: "fail",
+                detail,
+                ms: ms(t),
+            });
             return Ok(steps); // nothing else can work
         }
     });
@@ -90,18 +130,31 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
                 detail: if known {
                     format!("{} model(s): {}", ids.len(), ids.join(", "))
                 } else {
-                    format!("'{chosen}' is not served; the server has: {}", ids.join(", "))
+                    format!(
+                        "'{chosen}' is not served; the server has: {}",
+                        ids.join(", ")
+                    )
                 },
                 ms: ms(t),
             });
             known.then_some(chosen)
         }
         Ok(_) => {
-            steps.push(Step { name: "models", status: "fail", detail: "/v1/models lists no model".into(), ms: ms(t) });
+            steps.push(Step {
+                name: "models",
+                status: "fail",
+                detail: "/v1/models lists no model".into(),
+                ms: ms(t),
+            });
             args.model.clone()
         }
         Err(e) => {
-            steps.push(Step { name: "models", status: "fail", detail: format!("{e:#}"), ms: ms(t) });
+            steps.push(Step {
+                name: "models",
+                status: "fail",
+                detail: format!("{e:#}"),
+                ms: ms(t),
+            });
             args.model.clone()
         }
     };
@@ -125,20 +178,33 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
         let t = Instant::now();
         let (rec, text) = run_collecting(&client, &spec).await;
         let step = match &rec.error {
-            Some(e) => Step { name: "stream", status: "fail", detail: format!("{}: {}", e.kind.label(), e.message), ms: ms(t) },
+            Some(e) => Step {
+                name: "stream",
+                status: "fail",
+                detail: format!("{}: {}", e.kind.label(), e.message),
+                ms: ms(t),
+            },
             None => {
                 let ttft = rec.ttft.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
                 let tps = rec.tpot().map(|d| 1.0 / d.as_secs_f64().max(1e-9));
                 let preview: String = text.chars().take(40).collect::<String>().replace('\n', " ");
                 Step {
                     name: "stream",
-                    status: if rec.output_source == TokenSource::Usage { "ok" } else { "warn" },
+                    status: if rec.output_source == TokenSource::Usage {
+                        "ok"
+                    } else {
+                        "warn"
+                    },
                     detail: format!(
                         "{} tokens, TTFT {ttft:.1} ms{}, finish '{}', {} | '{preview}'",
                         rec.output_tokens,
                         tps.map(|t| format!(", {t:.1} tok/s")).unwrap_or_default(),
                         rec.finish_reason.as_deref().unwrap_or("none"),
-                        if rec.output_source == TokenSource::Usage { "usage reported" } else { "no usage: tokens counted from chunks" },
+                        if rec.output_source == TokenSource::Usage {
+                            "usage reported"
+                        } else {
+                            "no usage: tokens counted from chunks"
+                        },
                     ),
                     ms: ms(t),
                 }
@@ -149,14 +215,34 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
 
     // 4. The server's own metrics, when it has them.
     let t = Instant::now();
-    match http.get(format!("{base}/metrics")).timeout(timeout).send().await {
+    match http
+        .get(format!("{base}/metrics"))
+        .timeout(timeout)
+        .send()
+        .await
+    {
         Ok(r) if r.status().is_success() => {
             let text = r.text().await.unwrap_or_default();
             let m = crate::server_metrics::ServerMetrics::from_text(&text);
-            steps.push(Step { name: "metrics", status: "ok", detail: m.describe(), ms: ms(t) });
+            steps.push(Step {
+                name: "metrics",
+                status: "ok",
+                detail: m.describe(),
+                ms: ms(t),
+            });
         }
-        Ok(r) => steps.push(Step { name: "metrics", status: "warn", detail: format!("no /metrics (HTTP {})", r.status().as_u16()), ms: ms(t) }),
-        Err(e) => steps.push(Step { name: "metrics", status: "warn", detail: format!("/metrics unreachable: {e}"), ms: ms(t) }),
+        Ok(r) => steps.push(Step {
+            name: "metrics",
+            status: "warn",
+            detail: format!("no /metrics (HTTP {})", r.status().as_u16()),
+            ms: ms(t),
+        }),
+        Err(e) => steps.push(Step {
+            name: "metrics",
+            status: "warn",
+            detail: format!("/metrics unreachable: {e}"),
+            ms: ms(t),
+        }),
     }
     Ok(steps)
 }

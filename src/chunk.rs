@@ -193,12 +193,24 @@ mod tests {
     #[rstest]
     #[case::vllm_role_only(r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#, Some(""), None)]
     #[case::vllm_token(r#"{"choices":[{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}]}"#, Some("Hello"), None)]
-    #[case::vllm_reasoning_new(r#"{"choices":[{"delta":{"reasoning":"Okay"}}]}"#, None, Some("Okay"))]
+    #[case::vllm_reasoning_new(
+        r#"{"choices":[{"delta":{"reasoning":"Okay"}}]}"#,
+        None,
+        Some("Okay")
+    )]
     #[case::sglang_reasoning(r#"{"choices":[{"index":0,"delta":{"role":null,"content":null,"reasoning_content":"Let me think","tool_calls":null},"finish_reason":null,"matched_stop":null}],"usage":null}"#, None, Some("Let me think"))]
     #[case::llama_cpp_role_null(r#"{"choices":[{"finish_reason":null,"index":0,"delta":{"role":"assistant","content":null}}],"object":"chat.completion.chunk"}"#, None, None)]
     #[case::completions_text(r#"{"choices":[{"index":0,"text":" world","logprobs":null,"finish_reason":null}],"usage":null}"#, Some(" world"), None)]
-    #[case::escaped_text(r#"{"choices":[{"delta":{"content":"a\"b\n\u4f60"}}]}"#, Some("a\"b\n你"), None)]
-    #[case::empty_delta(r#"{"choices":[{"finish_reason":"length","index":0,"delta":{}}]}"#, None, None)]
+    #[case::escaped_text(
+        r#"{"choices":[{"delta":{"content":"a\"b\n\u4f60"}}]}"#,
+        Some("a\"b\n你"),
+        None
+    )]
+    #[case::empty_delta(
+        r#"{"choices":[{"finish_reason":"length","index":0,"delta":{}}]}"#,
+        None,
+        None
+    )]
     fn content_and_reasoning(
         #[case] payload: &str,
         #[case] content: Option<&str>,
@@ -234,10 +246,22 @@ mod tests {
     }
 
     #[rstest]
-    #[case::vllm(r#"{"error":{"message":"bad","type":"BadRequestError","param":null,"code":400}}"#, "bad", Some(400))]
-    #[case::tgi(r#"{"error":{"message":"too long","http_status_code":422}}"#, "too long", Some(422))]
+    #[case::vllm(
+        r#"{"error":{"message":"bad","type":"BadRequestError","param":null,"code":400}}"#,
+        "bad",
+        Some(400)
+    )]
+    #[case::tgi(
+        r#"{"error":{"message":"too long","http_status_code":422}}"#,
+        "too long",
+        Some(422)
+    )]
     #[case::string(r#"{"error":"overloaded"}"#, "overloaded", None)]
-    #[case::flat_object(r#"{"object":"error","message":"old style","code":500}"#, "old style", Some(500))]
+    #[case::flat_object(
+        r#"{"object":"error","message":"old style","code":500}"#,
+        "old style",
+        Some(500)
+    )]
     fn error_objects(#[case] payload: &str, #[case] msg: &str, #[case] code: Option<u16>) {
         let c = parse(payload.as_bytes()).unwrap();
         assert_eq!(c.error, Some((msg.to_string(), code)));

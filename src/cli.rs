@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a benchmark headless: progress bar, summary table, result files.
-    Bench(BenchArgs),
+    Bench(Box<BenchArgs>),
     /// One-shot health check: is it up, which model, one streamed request.
     Check(CheckArgs),
     /// Run the built-in simulator as an OpenAI-compatible server.

@@ -56,7 +56,9 @@ impl ClientConfig {
 
     /// True for the chat API (`messages`), false for completions (`prompt`).
     pub fn is_chat(&self) -> bool {
-        self.endpoint.trim_end_matches('/').ends_with("chat/completions")
+        self.endpoint
+            .trim_end_matches('/')
+            .ends_with("chat/completions")
     }
 }
 
@@ -84,7 +86,10 @@ pub struct Client {
 }
 
 /// Build a reqwest client with our defaults: HTTP/1.1 keep-alive, rustls, no proxy surprises.
-pub fn http_client(headers: &[(String, String)], api_key: Option<&str>) -> anyhow::Result<reqwest::Client> {
+pub fn http_client(
+    headers: &[(String, String)],
+    api_key: Option<&str>,
+) -> anyhow::Result<reqwest::Client> {
     let mut map = reqwest::header::HeaderMap::new();
     for (k, v) in headers {
         let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
@@ -114,8 +119,12 @@ pub fn http_client(headers: &[(String, String)], api_key: Option<&str>) -> anyho
 pub fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>, String> {
     raw.iter()
         .map(|h| match h.split_once('=').or_else(|| h.split_once(':')) {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
-            _ => Err(format!("--header: '{h}' is not K=V (e.g. --header X-Team=infra)")),
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_string(), v.trim().to_string()))
+            }
+            _ => Err(format!(
+                "--header: '{h}' is not K=V (e.g. --header X-Team=infra)"
+            )),
         })
         .collect()
 }
@@ -125,7 +134,12 @@ impl Client {
         let http = http_client(&config.headers, config.api_key.as_deref())?;
         let url = format!("{}{}", config.base_url, config.endpoint);
         let template = Self::template(&config);
-        Ok(Client { config, http, url, template })
+        Ok(Client {
+            config,
+            http,
+            url,
+            template,
+        })
     }
 
     /// The constant part of every request body; the prompt and the output limit are added per
@@ -156,7 +170,10 @@ impl Client {
     pub fn body(&self, prompt: &str, max_tokens: u32) -> Vec<u8> {
         let mut m = self.template.clone();
         if self.config.is_chat() {
-            m.insert("messages".into(), json!([{"role": "user", "content": prompt}]));
+            m.insert(
+                "messages".into(),
+                json!([{"role": "user", "content": prompt}]),
+            );
             // Some servers read only one of the two names and otherwise generate to the end of
             // the context; the completions API has only `max_tokens`.
             m.insert("max_completion_tokens".into(), json!(max_tokens));
@@ -195,13 +212,21 @@ impl Client {
             Err(_) => m.fail(
                 ErrorKind::Timeout,
                 None,
-                format!("no complete answer within --timeout {} s", self.config.timeout.as_secs_f64()),
+                format!(
+                    "no complete answer within --timeout {} s",
+                    self.config.timeout.as_secs_f64()
+                ),
             ),
         }
         m.into_record(spec)
     }
 
-    async fn stream(&self, body: Vec<u8>, m: &mut Measure, events: Option<&UnboundedSender<RequestEvent>>) {
+    async fn stream(
+        &self,
+        body: Vec<u8>,
+        m: &mut Measure,
+        events: Option<&UnboundedSender<RequestEvent>>,
+    ) {
         let resp = match self
             .http
             .post(&self.url)
@@ -213,7 +238,11 @@ impl Client {
         {
             Ok(r) => r,
             Err(e) => {
-                let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Connect };
+                let kind = if e.is_timeout() {
+                    ErrorKind::Timeout
+                } else {
+                    ErrorKind::Connect
+                };
                 m.fail(kind, None, describe_reqwest(&e, &self.url));
                 return;
             }
@@ -241,7 +270,11 @@ impl Client {
                     }
                 }
                 Err(e) => {
-                    let msg = format!("stream broke after {} chunks: {}", m.text_chunks, error_chain(&e));
+                    let msg = format!(
+                        "stream broke after {} chunks: {}",
+                        m.text_chunks,
+                        error_chain(&e)
+                    );
                     m.fail(ErrorKind::StreamCut, None, msg);
                     return;
                 }
@@ -250,7 +283,11 @@ impl Client {
         let at = Instant::now();
         sse.finish(|ev| m.on_event(ev, at, events));
         if !m.done && m.error.is_none() && m.text_chunks == 0 {
-            m.fail(ErrorKind::StreamCut, None, "the stream ended without [DONE] and without any text".into());
+            m.fail(
+                ErrorKind::StreamCut,
+                None,
+                "the stream ended without [DONE] and without any text".into(),
+            );
         }
     }
 
@@ -272,14 +309,22 @@ pub async fn list_models(http: &reqwest::Client, base_url: &str) -> anyhow::Resu
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
     if !status.is_success() {
-        bail!("GET '{url}' answered HTTP {}: {}", status.as_u16(), error_message(&text));
+        bail!(
+            "GET '{url}' answered HTTP {}: {}",
+            status.as_u16(),
+            error_message(&text)
+        );
     }
     let v: Value = serde_json::from_str(&text)
         .with_context(|| format!("GET '{url}' did not return JSON: '{}'", short(&text, 80)))?;
     let ids: Vec<String> = v
         .get("data")
         .and_then(|d| d.as_array())
-        .map(|a| a.iter().filter_map(|m| m.get("id")?.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.get("id")?.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(ids)
 }
@@ -293,7 +338,13 @@ pub fn error_message(body: &str) -> String {
             .or_else(|| v.get("detail"))
             .or_else(|| v.get("error"));
         if let Some(m) = msg {
-            return short(m.as_str().map(str::to_owned).unwrap_or_else(|| m.to_string()).trim(), 300);
+            return short(
+                m.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| m.to_string())
+                    .trim(),
+                300,
+            );
         }
     }
     // HTML or plain text: drop tags, keep the first meaningful words.
@@ -404,19 +455,33 @@ impl Measure {
 
     fn fail(&mut self, kind: ErrorKind, status: Option<u16>, message: String) {
         if self.error.is_none() {
-            self.error = Some(RequestError { kind, status, message });
+            self.error = Some(RequestError {
+                kind,
+                status,
+                message,
+            });
         }
     }
 
-    fn on_event(&mut self, ev: SseEvent<'_>, at: Instant, events: Option<&UnboundedSender<RequestEvent>>) {
+    fn on_event(
+        &mut self,
+        ev: SseEvent<'_>,
+        at: Instant,
+        events: Option<&UnboundedSender<RequestEvent>>,
+    ) {
         if self.done || self.error.is_some() {
             return;
         }
         let payload = match ev {
             SseEvent::Error(raw) => {
                 let c = chunk::parse(raw).ok().and_then(|c| c.error);
-                let (msg, code) = c.unwrap_or_else(|| (String::from_utf8_lossy(raw).into_owned(), None));
-                self.fail(ErrorKind::ErrorEvent, code, format!("error event: {}", short(&msg, 300)));
+                let (msg, code) =
+                    c.unwrap_or_else(|| (String::from_utf8_lossy(raw).into_owned(), None));
+                self.fail(
+                    ErrorKind::ErrorEvent,
+                    code,
+                    format!("error event: {}", short(&msg, 300)),
+                );
                 return;
             }
             SseEvent::Data(d) => d,
@@ -437,7 +502,11 @@ impl Measure {
             }
         };
         if let Some((msg, code)) = c.error {
-            self.fail(ErrorKind::ErrorEvent, code, format!("error event: {}", short(&msg, 300)));
+            self.fail(
+                ErrorKind::ErrorEvent,
+                code,
+                format!("error event: {}", short(&msg, 300)),
+            );
             return;
         }
         let prev_usage = self.usage_completion;
@@ -488,7 +557,8 @@ impl Measure {
             (None, Some(n)) if n > 0 => n.min(u32::MAX as u64) as u32,
             _ => 1,
         };
-        self.chunk_times_us.push((micros(at.saturating_duration_since(self.t0)), tokens));
+        self.chunk_times_us
+            .push((micros(at.saturating_duration_since(self.t0)), tokens));
         if let Some(tx) = events {
             let _ = tx.send(RequestEvent::Chunk {
                 id: self.id,
@@ -510,7 +580,11 @@ impl Measure {
             _ => (spec.prompt_tokens, spec.prompt_source),
         };
         if self.error.is_none() && self.text_chunks == 0 {
-            self.fail(ErrorKind::NoTokens, None, "the stream completed without any generated text".into());
+            self.fail(
+                ErrorKind::NoTokens,
+                None,
+                "the stream completed without any generated text".into(),
+            );
         }
         let e2e = match self.last {
             Some(l) if self.error.is_none() => l.saturating_duration_since(self.t0),
@@ -552,8 +626,18 @@ pub async fn run_collecting(client: &Client, spec: &RequestSpec<'_>) -> (Request
     let mut m = Measure::new(spec, origin);
     m.text = Some(String::new());
     let deadline = m.t0 + client.config.timeout;
-    if tokio::time::timeout_at(deadline, client.stream(body, &mut m, None)).await.is_err() {
-        m.fail(ErrorKind::Timeout, None, format!("no complete answer within {} s", client.config.timeout.as_secs_f64()));
+    if tokio::time::timeout_at(deadline, client.stream(body, &mut m, None))
+        .await
+        .is_err()
+    {
+        m.fail(
+            ErrorKind::Timeout,
+            None,
+            format!(
+                "no complete answer within {} s",
+                client.config.timeout.as_secs_f64()
+            ),
+        );
     }
     let text = m.text.take().unwrap_or_default();
     (m.into_record(spec), text)
@@ -597,7 +681,10 @@ mod tests {
 
     #[test]
     fn error_messages_from_json_and_html() {
-        assert_eq!(error_message(r#"{"error":{"message":"The model 'x' does not exist."}}"#), "The model 'x' does not exist.");
+        assert_eq!(
+            error_message(r#"{"error":{"message":"The model 'x' does not exist."}}"#),
+            "The model 'x' does not exist."
+        );
         assert_eq!(error_message(r#"{"detail":"Not Found"}"#), "Not Found");
         assert_eq!(
             error_message("<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"),

@@ -33,7 +33,10 @@ pub fn demo_mock_config() -> crate::mock::MockConfig {
 }
 
 pub fn run(args: DashboardArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -58,7 +61,13 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         }
     };
     let simulated = mock.is_some();
-    let prepared = rt.block_on(runner::prepare(&base, &args.load, simulated, Some(DEFAULT_CONCURRENCY), None))?;
+    let prepared = rt.block_on(runner::prepare(
+        &base,
+        &args.load,
+        simulated,
+        Some(DEFAULT_CONCURRENCY),
+        None,
+    ))?;
     let meta = prepared.meta.clone();
     let paths = prepared.paths.clone();
     let _guard = rt.enter();
@@ -87,7 +96,9 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         ui: args.ui.clone(),
         on_save,
         side: crate::tui::SidePanel {
-            gpu: gpu.as_ref().map(|m| Box::new(GpuSide::new(m)) as Box<dyn crate::tui::SideView>),
+            gpu: gpu
+                .as_ref()
+                .map(|m| Box::new(GpuSide::new(m)) as Box<dyn crate::tui::SideView>),
         },
     };
     let ui = crate::tui::run(ctx);
@@ -104,13 +115,19 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     let good = (!args.load.goodput.is_empty()).then_some(outcome.good_requests);
     let summary = Summary::from_snapshot(&snap, good);
     let out_tokens = summary.total_output_tokens;
-    let gpu_json = gpu_stats.as_ref().map(|g| crate::bench::gpu_json(g, out_tokens));
+    let gpu_json = gpu_stats
+        .as_ref()
+        .map(|g| crate::bench::gpu_json(g, out_tokens));
     let result = crate::result::build(&meta, &summary, &outcome, gpu_json);
     let extra = crate::bench::gpu_sections(gpu_stats.as_ref(), out_tokens);
     print!("{}", render_table(&summary, &snap, &extra));
     let mut code = ExitCode::SUCCESS;
     match crate::result::write_json(&paths.json, &result) {
-        Ok(()) => eprintln!("result: {} (per request: {})", paths.json.display(), paths.jsonl.display()),
+        Ok(()) => eprintln!(
+            "result: {} (per request: {})",
+            paths.json.display(),
+            paths.jsonl.display()
+        ),
         Err(e) => {
             eprintln!("error: {e:#}; the summary above is complete, the result file is not");
             code = ExitCode::FAILURE;
@@ -138,7 +155,12 @@ impl GpuSide {
 }
 
 impl crate::tui::SideView for GpuSide {
-    fn render(&self, frame: &mut ratatui::Frame, area: ratatui::layout::Rect, theme: &crate::tui::theme::Theme) {
+    fn render(
+        &self,
+        frame: &mut ratatui::Frame,
+        area: ratatui::layout::Rect,
+        theme: &crate::tui::theme::Theme,
+    ) {
         crate::tui::gpu_pane::render(frame, area, &self.view, theme, std::time::Instant::now());
     }
     fn compact_lines(&self) -> u16 {

@@ -92,7 +92,11 @@ struct LimiterState {
 impl Limiter {
     fn new(limit: Option<u32>) -> Arc<Self> {
         Arc::new(Limiter {
-            state: Mutex::new(LimiterState { limit, in_flight: 0, paused: false }),
+            state: Mutex::new(LimiterState {
+                limit,
+                in_flight: 0,
+                paused: false,
+            }),
             notify: Notify::new(),
         })
     }
@@ -127,7 +131,8 @@ struct Slot(Arc<Limiter>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.update(|s| s.in_flight = s.in_flight.saturating_sub(1));
+        self.0
+            .update(|s| s.in_flight = s.in_flight.saturating_sub(1));
     }
 }
 
@@ -169,7 +174,15 @@ pub async fn run(
         for _ in 0..cfg.num_warmups {
             let slot = ctx.limiter.acquire().await;
             let job = prompts.next_job();
-            set.spawn(send_one(&ctx, next_id, true, Duration::ZERO, job, origin, Some(slot)));
+            set.spawn(send_one(
+                &ctx,
+                next_id,
+                true,
+                Duration::ZERO,
+                job,
+                origin,
+                Some(slot),
+            ));
             next_id += 1;
         }
         while set.join_next().await.is_some() {}
@@ -321,7 +334,9 @@ pub async fn run(
         }
     }
     if !in_flight.is_empty() {
-        let _ = events.send(RequestEvent::Cancelled { ids: in_flight.into_iter().collect() });
+        let _ = events.send(RequestEvent::Cancelled {
+            ids: in_flight.into_iter().collect(),
+        });
     }
     if interrupted {
         let _ = events.send(RequestEvent::SendingDone { interrupted: true });
@@ -337,17 +352,35 @@ async fn sleep_until_opt(t: Option<Instant>) {
 }
 
 fn describe_change(a: &Control, b: &Control) -> String {
-    let conc = |c: Option<u32>| c.map(|c| c.to_string()).unwrap_or_else(|| "uncapped".into());
-    let rate = |r: Option<f64>| r.map(|r| format!("{r:.2}/s")).unwrap_or_else(|| "inf".into());
+    let conc = |c: Option<u32>| {
+        c.map(|c| c.to_string())
+            .unwrap_or_else(|| "uncapped".into())
+    };
+    let rate = |r: Option<f64>| {
+        r.map(|r| format!("{r:.2}/s"))
+            .unwrap_or_else(|| "inf".into())
+    };
     let mut parts = Vec::new();
     if a.paused != b.paused {
-        parts.push(if b.paused { "paused".to_string() } else { "resumed".to_string() });
+        parts.push(if b.paused {
+            "paused".to_string()
+        } else {
+            "resumed".to_string()
+        });
     }
     if a.max_concurrency != b.max_concurrency {
-        parts.push(format!("concurrency {} -> {}", conc(a.max_concurrency), conc(b.max_concurrency)));
+        parts.push(format!(
+            "concurrency {} -> {}",
+            conc(a.max_concurrency),
+            conc(b.max_concurrency)
+        ));
     }
     if a.request_rate != b.request_rate {
-        parts.push(format!("rate {} -> {}", rate(a.request_rate), rate(b.request_rate)));
+        parts.push(format!(
+            "rate {} -> {}",
+            rate(a.request_rate),
+            rate(b.request_rate)
+        ));
     }
     parts.join(", ")
 }

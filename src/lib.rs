@@ -32,7 +32,7 @@ pub fn run_cli() -> std::process::ExitCode {
     use clap::Parser;
     let cli = cli::Cli::parse();
     match cli.command {
-        Some(cli::Command::Bench(args)) => bench::run(args),
+        Some(cli::Command::Bench(args)) => bench::run(*args),
         Some(cli::Command::Check(args)) => check::run(args),
         Some(cli::Command::Mock(args)) => with_runtime(|| mock::run(args)),
         Some(cli::Command::Gpu(args)) => match gpu::run_gpu(args) {
@@ -50,7 +50,10 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -361,17 +361,27 @@ impl Recorder {
             }
             self.counts.reasoning_chunks += rec.reasoning_chunks;
             self.place_exact(&rec, placed);
-            self.series.bucket_mut(Self::sec(rec.sent_at) as usize).input_tokens += rec.prompt_tokens;
+            self.series
+                .bucket_mut(Self::sec(rec.sent_at) as usize)
+                .input_tokens += rec.prompt_tokens;
             self.record_latencies(&rec, done_sec);
             line_status = "ok".into();
         }
         if let Some(d) = self.detailed.as_mut() {
             d.input_lens.push(rec.prompt_tokens);
-            d.output_lens.push(if rec.ok() { rec.output_tokens } else { 0 });
-            d.ttfts.push(rec.ttft.map(|t| t.as_secs_f64()).unwrap_or(0.0));
-            d.itls.push(rec.itl_us.iter().map(|&u| u as f64 / 1e6).collect());
+            d.output_lens
+                .push(if rec.ok() { rec.output_tokens } else { 0 });
+            d.ttfts
+                .push(rec.ttft.map(|t| t.as_secs_f64()).unwrap_or(0.0));
+            d.itls
+                .push(rec.itl_us.iter().map(|&u| u as f64 / 1e6).collect());
             d.start_times.push(rec.sent_at.as_secs_f64());
-            d.errors.push(rec.error.as_ref().map(|e| e.message.clone()).unwrap_or_default());
+            d.errors.push(
+                rec.error
+                    .as_ref()
+                    .map(|e| e.message.clone())
+                    .unwrap_or_default(),
+            );
         }
         if self.log.len() == LOG_LINES {
             self.log.pop_front();
@@ -379,7 +389,11 @@ impl Recorder {
         self.log.push_back(LogLine {
             at: done_at,
             id: rec.id,
-            output_tokens: if rec.ok() { rec.output_tokens } else { rec.text_chunks },
+            output_tokens: if rec.ok() {
+                rec.output_tokens
+            } else {
+                rec.text_chunks
+            },
             ttft_ms: rec.ttft.map(|t| t.as_secs_f64() * 1000.0),
             e2e_ms: rec.e2e.as_secs_f64() * 1000.0,
             status: line_status,
@@ -401,7 +415,12 @@ impl Recorder {
             let b = self.series.bucket_mut(s as usize);
             b.output_tokens = b.output_tokens.saturating_sub(n as u64);
         }
-        let weights: u64 = rec.chunk_times_us.iter().map(|(_, n)| *n as u64).sum::<u64>().max(1);
+        let weights: u64 = rec
+            .chunk_times_us
+            .iter()
+            .map(|(_, n)| *n as u64)
+            .sum::<u64>()
+            .max(1);
         let mut cum_w = 0u64;
         let mut given = 0u64;
         for &(off_us, w) in &rec.chunk_times_us {
@@ -517,10 +536,20 @@ impl Recorder {
     }
 
     fn jsonl_failed(&mut self, e: std::io::Error) {
-        let path = self.cfg.jsonl.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-        let msg = format!("writing the request log '{path}' failed: {e}; results so far are kept in memory");
+        let path = self
+            .cfg
+            .jsonl
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let msg = format!(
+            "writing the request log '{path}' failed: {e}; results so far are kept in memory"
+        );
         let at = self.elapsed();
-        self.timeline.push(TimelineEvent { at, what: msg.clone() });
+        self.timeline.push(TimelineEvent {
+            at,
+            what: msg.clone(),
+        });
         self.jsonl_error = Some(msg);
         self.jsonl = None;
     }
@@ -550,7 +579,14 @@ impl Recorder {
             queue: whole(&self.whole.queue),
         };
         let r = &mut self.recent;
-        for x in [&mut r.ttft, &mut r.ttfo, &mut r.tpot, &mut r.itl, &mut r.e2el, &mut r.queue] {
+        for x in [
+            &mut r.ttft,
+            &mut r.ttfo,
+            &mut r.tpot,
+            &mut r.itl,
+            &mut r.e2el,
+            &mut r.queue,
+        ] {
             x.prune(oldest);
         }
         let scratch = &mut self.scratch;
@@ -577,7 +613,11 @@ impl Recorder {
             .unwrap_or(0);
         let peak_output_tps = if self.state == RunState::Done {
             // Final: every bucket is complete (vLLM includes the last partial second too).
-            self.series.iter().map(|(_, b)| b.output_tokens).max().unwrap_or(0)
+            self.series
+                .iter()
+                .map(|(_, b)| b.output_tokens)
+                .max()
+                .unwrap_or(0)
         } else {
             self.peak_output
         } as f64;

@@ -28,15 +28,27 @@ pub struct RunMeta {
 
 /// The default file name, in the spirit of vLLM's: `tokscope-{rate}qps-concurrency{N}-{model}-{date}.json`.
 pub fn default_filename(meta: &RunMeta) -> String {
-    let rate = meta.request_rate.map(|r| format!("{r}")).unwrap_or_else(|| "inf".into());
-    let conc = meta.max_concurrency.map(|c| format!("-concurrency{c}")).unwrap_or_default();
+    let rate = meta
+        .request_rate
+        .map(|r| format!("{r}"))
+        .unwrap_or_else(|| "inf".into());
+    let conc = meta
+        .max_concurrency
+        .map(|c| format!("-concurrency{c}"))
+        .unwrap_or_default();
     let model: String = meta
         .model_id
         .rsplit('/')
         .next()
         .unwrap_or("model")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("tokscope-{rate}qps{conc}-{model}-{}.json", meta.date)
 }
@@ -48,7 +60,11 @@ fn latency_keys(m: &mut Map<String, Value>, set: &LatencySet) {
         m.insert(format!("median_{name}_ms"), json!(r2(d.median)));
         m.insert(format!("std_{name}_ms"), json!(r2(d.std)));
         for (p, v) in &d.percentiles {
-            let pw = if p.fract() == 0.0 { format!("{}", *p as i64) } else { format!("{p}") };
+            let pw = if p.fract() == 0.0 {
+                format!("{}", *p as i64)
+            } else {
+                format!("{p}")
+            };
             m.insert(format!("p{pw}_{name}_ms"), json!(r2(*v)));
         }
     }
@@ -64,13 +80,18 @@ pub fn build(meta: &RunMeta, sum: &Summary, out: &RecorderOutcome, gpu: Option<V
     m.insert("label".into(), json!(meta.label));
     m.insert("model_id".into(), json!(meta.model_id));
     m.insert("tokenizer_id".into(), json!(meta.tokenizer_id));
-    m.insert("num_prompts".into(), json!(meta.num_prompts.unwrap_or(s.counts.sent)));
+    m.insert(
+        "num_prompts".into(),
+        json!(meta.num_prompts.unwrap_or(s.counts.sent)),
+    );
     for (k, v) in &meta.metadata {
         m.insert(k.clone(), json!(v));
     }
     m.insert(
         "request_rate".into(),
-        meta.request_rate.map(|r| json!(r)).unwrap_or_else(|| json!("inf")),
+        meta.request_rate
+            .map(|r| json!(r))
+            .unwrap_or_else(|| json!("inf")),
     );
     m.insert("burstiness".into(), json!(meta.burstiness));
     m.insert("max_concurrency".into(), json!(meta.max_concurrency));
@@ -84,9 +105,18 @@ pub fn build(meta: &RunMeta, sum: &Summary, out: &RecorderOutcome, gpu: Option<V
         m.insert("request_goodput".into(), json!(g));
     }
     m.insert("output_throughput".into(), json!(sum.output_throughput));
-    m.insert("total_token_throughput".into(), json!(sum.total_token_throughput));
-    m.insert("max_output_tokens_per_s".into(), json!(sum.max_output_tokens_per_s));
-    m.insert("max_concurrent_requests".into(), json!(sum.max_concurrent_requests));
+    m.insert(
+        "total_token_throughput".into(),
+        json!(sum.total_token_throughput),
+    );
+    m.insert(
+        "max_output_tokens_per_s".into(),
+        json!(sum.max_output_tokens_per_s),
+    );
+    m.insert(
+        "max_concurrent_requests".into(),
+        json!(sum.max_concurrent_requests),
+    );
     latency_keys(&mut m, &s.whole);
     if let Some(d) = &out.detailed {
         m.insert("input_lens".into(), json!(d.input_lens));
@@ -149,8 +179,13 @@ pub fn write_json(path: &Path, value: &Value) -> anyhow::Result<()> {
     let tmp = path.with_extension("json.partial");
     let text = serde_json::to_vec_pretty(value).context("cannot serialise the result")?;
     std::fs::write(&tmp, text).with_context(|| format!("cannot write '{}'", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move '{}' into place as '{}'", tmp.display(), path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        format!(
+            "cannot move '{}' into place as '{}'",
+            tmp.display(),
+            path.display()
+        )
+    })?;
     Ok(())
 }
 
@@ -163,12 +198,17 @@ pub struct ResultPaths {
 
 impl ResultPaths {
     pub fn new(dir: Option<&Path>, filename: Option<&str>, meta: &RunMeta) -> ResultPaths {
-        let name = filename.map(str::to_owned).unwrap_or_else(|| default_filename(meta));
+        let name = filename
+            .map(str::to_owned)
+            .unwrap_or_else(|| default_filename(meta));
         let json = match dir {
             Some(d) => d.join(&name),
             None => PathBuf::from(&name),
         };
-        let stem = json.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "result".into());
+        let stem = json
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "result".into());
         let jsonl = json.with_file_name(format!("{stem}.requests.jsonl"));
         ResultPaths { json, jsonl }
     }
@@ -186,7 +226,10 @@ mod tests {
             max_concurrency: Some(16),
             ..RunMeta::default()
         };
-        assert_eq!(default_filename(&meta), "tokscope-infqps-concurrency16-Qwen2.5-32B-Instruct-20261123-101500.json");
+        assert_eq!(
+            default_filename(&meta),
+            "tokscope-infqps-concurrency16-Qwen2.5-32B-Instruct-20261123-101500.json"
+        );
         let p = ResultPaths::new(Some(Path::new("out")), Some("a.json"), &meta);
         assert_eq!(p.json, PathBuf::from("out/a.json"));
         assert_eq!(p.jsonl, PathBuf::from("out/a.requests.jsonl"));

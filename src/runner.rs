@@ -26,16 +26,25 @@ fn bad(msg: impl Into<String>) -> anyhow::Error {
 }
 
 /// Where the load goes, from a positional URL, `--base-url`, or `--host`/`--port`.
-pub fn resolve_base_url(positional: Option<&str>, load: &LoadArgs) -> anyhow::Result<Option<String>> {
+pub fn resolve_base_url(
+    positional: Option<&str>,
+    load: &LoadArgs,
+) -> anyhow::Result<Option<String>> {
     let raw = match (positional, load.base_url.as_deref()) {
         (Some(p), Some(b)) if p.trim_end_matches('/') != b.trim_end_matches('/') => {
-            return Err(bad(format!("two different servers given: '{p}' and --base-url '{b}'; give one")))
+            return Err(bad(format!(
+                "two different servers given: '{p}' and --base-url '{b}'; give one"
+            )))
         }
         (Some(p), _) => Some(p.to_string()),
         (None, Some(b)) => Some(b.to_string()),
         (None, None) => match (&load.host, load.port) {
             (None, None) => None,
-            (h, p) => Some(format!("http://{}:{}", h.as_deref().unwrap_or("127.0.0.1"), p.unwrap_or(8000))),
+            (h, p) => Some(format!(
+                "http://{}:{}",
+                h.as_deref().unwrap_or("127.0.0.1"),
+                p.unwrap_or(8000)
+            )),
         },
     };
     raw.map(|r| normalize_url(&r)).transpose()
@@ -43,11 +52,20 @@ pub fn resolve_base_url(positional: Option<&str>, load: &LoadArgs) -> anyhow::Re
 
 /// `host:port`, a full URL, or a pasted endpoint URL -> `scheme://host:port[/prefix]`.
 pub fn normalize_url(raw: &str) -> anyhow::Result<String> {
-    let with_scheme = if raw.contains("://") { raw.to_string() } else { format!("http://{raw}") };
-    let url = reqwest::Url::parse(&with_scheme)
-        .map_err(|e| bad(format!("'{raw}' is not a valid URL ({e}); expected e.g. http://127.0.0.1:8000")))?;
+    let with_scheme = if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("http://{raw}")
+    };
+    let url = reqwest::Url::parse(&with_scheme).map_err(|e| {
+        bad(format!(
+            "'{raw}' is not a valid URL ({e}); expected e.g. http://127.0.0.1:8000"
+        ))
+    })?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(bad(format!("'{raw}': only http:// and https:// servers are supported")));
+        return Err(bad(format!(
+            "'{raw}': only http:// and https:// servers are supported"
+        )));
     }
     // People paste the full endpoint; keep the server part only.
     let mut base = with_scheme.trim_end_matches('/').to_string();
@@ -60,11 +78,16 @@ pub fn normalize_url(raw: &str) -> anyhow::Result<String> {
     Ok(base)
 }
 
-fn parse_json_object(flag: &str, raw: &Option<String>) -> anyhow::Result<Option<serde_json::Map<String, Value>>> {
+fn parse_json_object(
+    flag: &str,
+    raw: &Option<String>,
+) -> anyhow::Result<Option<serde_json::Map<String, Value>>> {
     let Some(raw) = raw else { return Ok(None) };
     match serde_json::from_str::<Value>(raw) {
         Ok(Value::Object(m)) => Ok(Some(m)),
-        Ok(_) => Err(bad(format!("{flag}: '{raw}' is JSON but not an object (expected e.g. '{{\"top_k\": 20}}')"))),
+        Ok(_) => Err(bad(format!(
+            "{flag}: '{raw}' is JSON but not an object (expected e.g. '{{\"top_k\": 20}}')"
+        ))),
         Err(e) => Err(bad(format!("{flag}: '{raw}' is not valid JSON ({e})"))),
     }
 }
@@ -78,7 +101,9 @@ pub fn parse_rate(s: &str) -> anyhow::Result<Option<f64>> {
     match t.parse::<f64>() {
         Ok(r) if r.is_infinite() && r > 0.0 => Ok(None),
         Ok(r) if r > 0.0 && r.is_finite() => Ok(Some(r)),
-        _ => Err(bad(format!("--request-rate: '{s}' is not a positive number or 'inf'"))),
+        _ => Err(bad(format!(
+            "--request-rate: '{s}' is not a positive number or 'inf'"
+        ))),
     }
 }
 
@@ -111,23 +136,36 @@ pub async fn prepare(
     let extra_body = parse_json_object("--extra-body", &load.extra_body)?;
     let template_kwargs = parse_json_object("--chat-template-kwargs", &load.chat_template_kwargs)?;
     if !(load.timeout > 0.0 && load.timeout.is_finite()) {
-        return Err(bad(format!("--timeout: '{}' must be a positive number of seconds", load.timeout)));
+        return Err(bad(format!(
+            "--timeout: '{}' must be a positive number of seconds",
+            load.timeout
+        )));
     }
     if load.max_concurrency == Some(0) {
-        return Err(bad("--max-concurrency: '0' would never send anything; use 1 or more"));
+        return Err(bad(
+            "--max-concurrency: '0' would never send anything; use 1 or more",
+        ));
     }
     if !(load.burstiness > 0.0 && load.burstiness.is_finite()) {
-        return Err(bad(format!("--burstiness: '{}' must be a positive number", load.burstiness)));
+        return Err(bad(format!(
+            "--burstiness: '{}' must be a positive number",
+            load.burstiness
+        )));
     }
     let duration = match load.duration {
         Some(d) if !(d > 0.0 && d.is_finite()) => {
-            return Err(bad(format!("--duration: '{d}' must be a positive number of seconds")))
+            return Err(bad(format!(
+                "--duration: '{d}' must be a positive number of seconds"
+            )))
         }
         Some(d) => Some(Duration::from_secs_f64(d)),
         None => None,
     };
     if !(load.gpu_interval > 0.0 && load.gpu_interval.is_finite()) {
-        return Err(bad(format!("--gpu-interval: '{}' must be a positive number of seconds", load.gpu_interval)));
+        return Err(bad(format!(
+            "--gpu-interval: '{}' must be a positive number of seconds",
+            load.gpu_interval
+        )));
     }
     let metadata = load
         .metadata
@@ -162,13 +200,22 @@ pub async fn prepare(
         None => {
             let ids = crate::client::list_models(&http, base_url)
                 .await
-                .map_err(|e| bad(format!("cannot find out the model: {e:#}. Pass --model NAME.")))?;
-            ids.into_iter()
-                .next()
-                .ok_or_else(|| bad(format!("'{base_url}/v1/models' lists no model; pass --model NAME")))?
+                .map_err(|e| {
+                    bad(format!(
+                        "cannot find out the model: {e:#}. Pass --model NAME."
+                    ))
+                })?;
+            ids.into_iter().next().ok_or_else(|| {
+                bad(format!(
+                    "'{base_url}/v1/models' lists no model; pass --model NAME"
+                ))
+            })?
         }
     };
-    let sent_model = load.served_model_name.clone().unwrap_or_else(|| model.clone());
+    let sent_model = load
+        .served_model_name
+        .clone()
+        .unwrap_or_else(|| model.clone());
     let mut ccfg = ClientConfig::new(base_url, &load.endpoint, &sent_model);
     ccfg.headers = headers;
     ccfg.api_key = load.api_key.clone();
@@ -181,13 +228,22 @@ pub async fn prepare(
     ccfg.timeout = Duration::from_secs_f64(load.timeout);
     let client = Arc::new(Client::new(ccfg)?);
 
-    let mut workload = crate::workload::from_args(load).map_err(|e| bad(format!("{e:#}")))?;
+    let mut workload = crate::workload::build(load).map_err(|e| bad(format!("{e:#}")))?;
+    let arrivals = crate::workload::arrival::ArrivalSchedule::from_load(
+        load,
+        if duration.is_none() {
+            num_prompts
+        } else {
+            None
+        },
+    )
+    .map_err(bad)?;
 
     // One probe request: endpoint, model and credentials, as `vllm bench serve` does. A
     // transient failure (5xx, 429, a cut stream) is retried twice; a 4xx or a refused
     // connection is final.
     if !load.no_probe {
-        let job = workload.prompts.next_job();
+        let job = job_of(workload.next_prompt());
         let spec = RequestSpec {
             id: u64::MAX,
             warmup: true,
@@ -204,12 +260,20 @@ pub async fn prepare(
             match &probe.error {
                 None => {
                     if probe.prompt_source == TokenSource::Usage {
-                        workload.calibrate(job.prompt_tokens, probe.prompt_tokens);
+                        let n = probe.prompt_tokens.min(u32::MAX as u64) as u32;
+                        workload.calibrate(&job.prompt, n);
                     }
                     break;
                 }
                 Some(err) if attempt < 3 && is_transient(err) => continue,
-                Some(err) => return Err(bad(probe_failure(base_url, &load.endpoint, &sent_model, err))),
+                Some(err) => {
+                    return Err(bad(probe_failure(
+                        base_url,
+                        &load.endpoint,
+                        &sent_model,
+                        err,
+                    )))
+                }
             }
         }
     }
@@ -220,15 +284,27 @@ pub async fn prepare(
         endpoint: load.endpoint.clone(),
         simulated,
         dataset: format!("{:?}", load.dataset_name).to_ascii_lowercase(),
-        input_len: workload.input_len,
-        output_len: workload.output_len,
+        input_len: (load.dataset_name == crate::cli::DatasetName::Random)
+            .then_some(load.random_input_len),
+        output_len: match load.dataset_name {
+            crate::cli::DatasetName::Random => Some(load.random_output_len),
+            _ => load.sharegpt_output_len,
+        },
         num_prompts,
         duration_limit: duration,
     };
-    let control = Control { max_concurrency, request_rate: rate, paused: false };
+    let control = Control {
+        max_concurrency,
+        request_rate: rate,
+        paused: false,
+    };
     let meta = RunMeta {
         date: chrono::Local::now().format("%Y%m%d-%H%M%S").to_string(),
-        endpoint_type: if client.config.is_chat() { "openai-chat".into() } else { "openai".into() },
+        endpoint_type: if client.config.is_chat() {
+            "openai-chat".into()
+        } else {
+            "openai".into()
+        },
         label: load.label.clone(),
         model_id: model,
         tokenizer_id: load.tokenizer.as_ref().map(|p| p.display().to_string()),
@@ -239,7 +315,11 @@ pub async fn prepare(
         metadata,
         config: sanitized_config(load, base_url),
     };
-    let paths = ResultPaths::new(load.result_dir.as_deref(), load.result_filename.as_deref(), &meta);
+    let paths = ResultPaths::new(
+        load.result_dir.as_deref(),
+        load.result_filename.as_deref(),
+        &meta,
+    );
     let mut rcfg = RecorderConfig::new(info.clone());
     rcfg.percentiles = percentiles;
     rcfg.goodput = goodput;
@@ -249,13 +329,54 @@ pub async fn prepare(
         client,
         info,
         meta,
-        engine: EngineConfig { num_prompts, duration, num_warmups: load.num_warmups, control },
+        engine: EngineConfig {
+            num_prompts,
+            duration,
+            num_warmups: load.num_warmups,
+            control,
+        },
         recorder: rcfg,
-        prompts: workload.prompts,
-        arrivals: workload.arrivals,
+        prompts: Box::new(Prompts(workload)),
+        arrivals: Box::new(Schedule(arrivals)),
         paths,
         save_result: load.save_result || load.save_detailed,
     })
+}
+
+/// A workload prompt as the engine's job.
+fn job_of(p: crate::workload::Prompt) -> engine::Job {
+    engine::Job {
+        max_tokens: p.output_len,
+        prompt_tokens: p.prompt_tokens.unwrap_or(p.est_tokens) as u64,
+        prompt_source: if p.prompt_tokens.is_some() {
+            TokenSource::Tokenizer
+        } else {
+            TokenSource::Estimate
+        },
+        prompt: p.text,
+    }
+}
+
+/// The workload's datasets feed the engine through this.
+struct Prompts(crate::workload::Workload);
+
+impl engine::PromptSource for Prompts {
+    fn next_job(&mut self) -> engine::Job {
+        job_of(self.0.next_prompt())
+    }
+}
+
+/// The workload's arrival schedule, as the engine sees it.
+struct Schedule(crate::workload::arrival::ArrivalSchedule);
+
+impl engine::Arrivals for Schedule {
+    fn next_offset(&mut self) -> Option<Duration> {
+        Some(self.0.next_offset())
+    }
+    fn set_rate(&mut self, rate: f64, now: Duration) {
+        // The engine only passes finite positive rates, which the schedule accepts.
+        let _ = self.0.set_rate(Some(rate), now);
+    }
 }
 
 fn is_transient(err: &crate::record::RequestError) -> bool {
@@ -267,7 +388,12 @@ fn is_transient(err: &crate::record::RequestError) -> bool {
 }
 
 /// The one-line reason a probe failed, saying what to fix.
-fn probe_failure(base: &str, endpoint: &str, model: &str, err: &crate::record::RequestError) -> String {
+fn probe_failure(
+    base: &str,
+    endpoint: &str,
+    model: &str,
+    err: &crate::record::RequestError,
+) -> String {
     let msg = &err.message;
     match (err.kind, err.status) {
         (ErrorKind::HttpStatus, Some(404)) if msg.to_ascii_lowercase().contains("model") => {
@@ -337,16 +463,25 @@ pub fn start(p: Prepared, jsonl: bool) -> Running {
         rcfg.jsonl = Some(p.paths.jsonl.clone());
     }
     let recorder = tokio::spawn(recorder::run(rcfg, ev_rx, snap_tx));
-    let engine = tokio::spawn(engine::run(p.engine, p.client, p.prompts, p.arrivals, ev_tx, cmd_rx));
+    let engine = tokio::spawn(engine::run(
+        p.engine, p.client, p.prompts, p.arrivals, ev_tx, cmd_rx,
+    ));
     let done = tokio::spawn(async move {
-        let e = engine.await.unwrap_or(EngineOutcome { sent: 0, interrupted: true });
+        let e = engine.await.unwrap_or(EngineOutcome {
+            sent: 0,
+            interrupted: true,
+        });
         let r = match recorder.await {
             Ok(r) => r,
             Err(e) => panic!("the recorder task failed: {e}"),
         };
         (e, r)
     });
-    Running { snapshots: snap_rx, commands: cmd_tx, done }
+    Running {
+        snapshots: snap_rx,
+        commands: cmd_tx,
+        done,
+    }
 }
 
 #[cfg(test)]
@@ -358,7 +493,7 @@ mod tests {
         let mut v = vec!["tokscope", "bench"];
         v.extend_from_slice(args);
         match crate::cli::Cli::parse_from(v).command {
-            Some(crate::cli::Command::Bench(b)) => b.load,
+            Some(crate::cli::Command::Bench(b)) => b.load.clone(),
             _ => unreachable!(),
         }
     }
@@ -366,17 +501,29 @@ mod tests {
     #[test]
     fn base_url_forms() {
         let l = load(&[]);
-        assert_eq!(resolve_base_url(Some("127.0.0.1:8000"), &l).unwrap().as_deref(), Some("http://127.0.0.1:8000"));
         assert_eq!(
-            resolve_base_url(Some("http://h:1/v1/chat/completions"), &l).unwrap().as_deref(),
+            resolve_base_url(Some("127.0.0.1:8000"), &l)
+                .unwrap()
+                .as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        assert_eq!(
+            resolve_base_url(Some("http://h:1/v1/chat/completions"), &l)
+                .unwrap()
+                .as_deref(),
             Some("http://h:1")
         );
         assert_eq!(resolve_base_url(None, &l).unwrap(), None);
         let l = load(&["--port", "9000"]);
-        assert_eq!(resolve_base_url(None, &l).unwrap().as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(
+            resolve_base_url(None, &l).unwrap().as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
         let l = load(&["--base-url", "http://a:1"]);
         assert_eq!(
-            resolve_base_url(Some("http://b:2"), &l).unwrap_err().to_string(),
+            resolve_base_url(Some("http://b:2"), &l)
+                .unwrap_err()
+                .to_string(),
             "two different servers given: 'http://b:2' and --base-url 'http://a:1'; give one"
         );
         assert!(resolve_base_url(Some("ftp://x"), &load(&[])).is_err());
@@ -386,7 +533,10 @@ mod tests {
     fn rate_parsing() {
         assert_eq!(parse_rate("inf").unwrap(), None);
         assert_eq!(parse_rate("2.5").unwrap(), Some(2.5));
-        assert_eq!(parse_rate("-1").unwrap_err().to_string(), "--request-rate: '-1' is not a positive number or 'inf'");
+        assert_eq!(
+            parse_rate("-1").unwrap_err().to_string(),
+            "--request-rate: '-1' is not a positive number or 'inf'"
+        );
         assert!(parse_rate("fast").is_err());
     }
 }

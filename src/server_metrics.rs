@@ -22,12 +22,40 @@ pub struct ServerMetrics {
     pub preemptions_total: Option<f64>,
 }
 
-const RUNNING: &[&str] = &["vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size", "llamacpp:requests_processing"];
-const WAITING: &[&str] = &["vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size", "llamacpp:requests_deferred"];
-const KV: &[&str] = &["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage", "llamacpp:kv_cache_usage_ratio"];
-const PROMPT: &[&str] = &["vllm:prompt_tokens_total", "sglang:prompt_tokens_total", "llamacpp:prompt_tokens_total", "tgi_request_input_length_sum"];
-const GENERATION: &[&str] = &["vllm:generation_tokens_total", "sglang:generation_tokens_total", "llamacpp:tokens_predicted_total", "tgi_request_generated_tokens_sum"];
-const PREEMPT: &[&str] = &["vllm:num_preemptions_total", "sglang:num_retracted_requests_total"];
+const RUNNING: &[&str] = &[
+    "vllm:num_requests_running",
+    "sglang:num_running_reqs",
+    "tgi_batch_current_size",
+    "llamacpp:requests_processing",
+];
+const WAITING: &[&str] = &[
+    "vllm:num_requests_waiting",
+    "sglang:num_queue_reqs",
+    "tgi_queue_size",
+    "llamacpp:requests_deferred",
+];
+const KV: &[&str] = &[
+    "vllm:kv_cache_usage_perc",
+    "vllm:gpu_cache_usage_perc",
+    "sglang:token_usage",
+    "llamacpp:kv_cache_usage_ratio",
+];
+const PROMPT: &[&str] = &[
+    "vllm:prompt_tokens_total",
+    "sglang:prompt_tokens_total",
+    "llamacpp:prompt_tokens_total",
+    "tgi_request_input_length_sum",
+];
+const GENERATION: &[&str] = &[
+    "vllm:generation_tokens_total",
+    "sglang:generation_tokens_total",
+    "llamacpp:tokens_predicted_total",
+    "tgi_request_generated_tokens_sum",
+];
+const PREEMPT: &[&str] = &[
+    "vllm:num_preemptions_total",
+    "sglang:num_retracted_requests_total",
+];
 
 impl ServerMetrics {
     /// Read a Prometheus text page. Unknown or malformed lines are skipped.
@@ -72,7 +100,9 @@ impl ServerMetrics {
             self.server,
             n(self.running),
             n(self.waiting),
-            self.kv_usage.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "n/a".into()),
+            self.kv_usage
+                .map(|v| format!("{:.1}%", v * 100.0))
+                .unwrap_or_else(|| "n/a".into()),
         )
     }
 }
@@ -93,7 +123,10 @@ pub struct ServerView {
 pub fn spawn_scraper(base_url: String, every: Duration) -> watch::Receiver<Arc<ServerView>> {
     let (tx, rx) = watch::channel(Arc::new(ServerView::default()));
     tokio::spawn(async move {
-        let http = match reqwest::Client::builder().timeout(every.max(Duration::from_secs(2))).build() {
+        let http = match reqwest::Client::builder()
+            .timeout(every.max(Duration::from_secs(2)))
+            .build()
+        {
             Ok(h) => h,
             Err(_) => return,
         };
@@ -124,7 +157,9 @@ pub fn spawn_scraper(base_url: String, every: Duration) -> watch::Receiver<Arc<S
                     view.error = None;
                     last_ok = Some(Instant::now());
                 }
-                Ok(r) => view.error = Some(format!("/metrics answered HTTP {}", r.status().as_u16())),
+                Ok(r) => {
+                    view.error = Some(format!("/metrics answered HTTP {}", r.status().as_u16()))
+                }
                 Err(e) => view.error = Some(format!("/metrics unreachable: {e}")),
             }
             view.age = last_ok.map(|t| t.elapsed());
@@ -140,7 +175,8 @@ mod tests {
 
     #[test]
     fn vllm_page_with_two_engines() {
-        let page = "# HELP vllm:num_requests_running Number of requests in model execution batches.\n\
+        let page =
+            "# HELP vllm:num_requests_running Number of requests in model execution batches.\n\
 # TYPE vllm:num_requests_running gauge\n\
 vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 3.0\n\
 vllm:num_requests_running{engine=\"1\",model_name=\"m\"} 2.0\n\
@@ -149,7 +185,10 @@ vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.25\n\
 vllm:generation_tokens_total{engine=\"0\",model_name=\"m\"} 1.5e+03\n";
         let m = ServerMetrics::from_text(page);
         assert_eq!(m.server, "vllm");
-        assert_eq!((m.running, m.waiting, m.kv_usage), (Some(5.0), Some(7.0), Some(0.25)));
+        assert_eq!(
+            (m.running, m.waiting, m.kv_usage),
+            (Some(5.0), Some(7.0), Some(0.25))
+        );
         assert_eq!(m.generation_tokens_total, Some(1500.0));
         assert_eq!(m.preemptions_total, None);
         assert_eq!(m.describe(), "vllm: running 5, waiting 7, KV cache 25.0%");
@@ -160,8 +199,14 @@ vllm:generation_tokens_total{engine=\"0\",model_name=\"m\"} 1.5e+03\n";
         let m = ServerMetrics::from_text("vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.5\n");
         assert_eq!(m.kv_usage, Some(0.5));
         let m = ServerMetrics::from_text("sglang:num_running_reqs{tp_rank=\"0\"} 4\nsglang:num_queue_reqs{tp_rank=\"0\"} 1\nsglang:token_usage{tp_rank=\"0\"} 0.1\n");
-        assert_eq!((m.server, m.running, m.waiting, m.kv_usage), ("sglang", Some(4.0), Some(1.0), Some(0.1)));
+        assert_eq!(
+            (m.server, m.running, m.waiting, m.kv_usage),
+            ("sglang", Some(4.0), Some(1.0), Some(0.1))
+        );
         let m = ServerMetrics::from_text("tgi_queue_size 2\ntgi_batch_current_size 8\n");
-        assert_eq!((m.server, m.running, m.waiting, m.kv_usage), ("tgi", Some(8.0), Some(2.0), None));
+        assert_eq!(
+            (m.server, m.running, m.waiting, m.kv_usage),
+            ("tgi", Some(8.0), Some(2.0), None)
+        );
     }
 }

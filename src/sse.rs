@@ -176,7 +176,10 @@ mod tests {
         let whole = "data: {\"c\":\"你好\"}\n\n".as_bytes();
         // Cut inside the 3-byte encoding of the first character.
         let cut = whole.iter().position(|&b| b >= 0x80).unwrap() + 1;
-        assert_eq!(run(&[&whole[..cut], &whole[cut..]]), vec!["D:{\"c\":\"你好\"}"]);
+        assert_eq!(
+            run(&[&whole[..cut], &whole[cut..]]),
+            vec!["D:{\"c\":\"你好\"}"]
+        );
     }
 
     #[test]

@@ -168,9 +168,7 @@ pub fn parse_percentiles(s: &str) -> Result<Vec<f64>, String> {
             format!("--metric-percentiles: '{part}' is not a number (expected e.g. '50,90,99')")
         })?;
         if !(0.0..=100.0).contains(&p) || p.is_nan() {
-            return Err(format!(
-                "--metric-percentiles: '{part}' is outside 0..100"
-            ));
+            return Err(format!("--metric-percentiles: '{part}' is outside 0..100"));
         }
         out.push(p);
     }

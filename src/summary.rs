@@ -94,9 +94,17 @@ fn pword(p: f64) -> String {
 fn metric(out: &mut String, d: &Dist, name: &str, title: &str) {
     header_plain(out, title);
     line(out, &format!("Mean {name} (ms):"), format!("{:.2}", d.mean));
-    line(out, &format!("Median {name} (ms):"), format!("{:.2}", d.median));
+    line(
+        out,
+        &format!("Median {name} (ms):"),
+        format!("{:.2}", d.median),
+    );
     for (p, v) in &d.percentiles {
-        line(out, &format!("P{} {name} (ms):", pword(*p)), format!("{v:.2}"));
+        line(
+            out,
+            &format!("P{} {name} (ms):", pword(*p)),
+            format!("{v:.2}"),
+        );
     }
 }
 
@@ -111,21 +119,54 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
         line(&mut out, "Maximum request concurrency:", c);
     }
     if let Some(r) = sum.request_rate {
-        line(&mut out, "Request rate configured (RPS):", format!("{r:.2}"));
+        line(
+            &mut out,
+            "Request rate configured (RPS):",
+            format!("{r:.2}"),
+        );
     }
-    line(&mut out, "Benchmark duration (s):", format!("{:.2}", sum.duration_s));
+    line(
+        &mut out,
+        "Benchmark duration (s):",
+        format!("{:.2}", sum.duration_s),
+    );
     line(&mut out, "Total input tokens:", sum.total_input_tokens);
     line(&mut out, "Total generated tokens:", sum.total_output_tokens);
-    line(&mut out, "Request throughput (req/s):", format!("{:.2}", sum.request_throughput));
+    line(
+        &mut out,
+        "Request throughput (req/s):",
+        format!("{:.2}", sum.request_throughput),
+    );
     if let Some(g) = sum.request_goodput {
         line(&mut out, "Request goodput (req/s):", format!("{g:.2}"));
     }
-    line(&mut out, "Output token throughput (tok/s):", format!("{:.2}", sum.output_throughput));
-    line(&mut out, "Peak output token throughput (tok/s):", format!("{:.2}", sum.max_output_tokens_per_s));
-    line(&mut out, "Peak concurrent requests:", format!("{:.2}", sum.max_concurrent_requests as f64));
-    line(&mut out, "Total Token throughput (tok/s):", format!("{:.2}", sum.total_token_throughput));
+    line(
+        &mut out,
+        "Output token throughput (tok/s):",
+        format!("{:.2}", sum.output_throughput),
+    );
+    line(
+        &mut out,
+        "Peak output token throughput (tok/s):",
+        format!("{:.2}", sum.max_output_tokens_per_s),
+    );
+    line(
+        &mut out,
+        "Peak concurrent requests:",
+        format!("{:.2}", sum.max_concurrent_requests as f64),
+    );
+    line(
+        &mut out,
+        "Total Token throughput (tok/s):",
+        format!("{:.2}", sum.total_token_throughput),
+    );
     metric(&mut out, &s.whole.ttft, "TTFT", "Time to First Token");
-    metric(&mut out, &s.whole.tpot, "TPOT", "Time per Output Token (excl. 1st token)");
+    metric(
+        &mut out,
+        &s.whole.tpot,
+        "TPOT",
+        "Time per Output Token (excl. 1st token)",
+    );
     metric(&mut out, &s.whole.itl, "ITL", "Inter-token Latency");
     metric(&mut out, &s.whole.e2el, "E2EL", "End-to-end Latency");
     let _ = writeln!(out, "{}", "=".repeat(50));
@@ -133,17 +174,45 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
     // tokscope's additions.
     header(&mut out, "tokscope", '=');
     if s.counts.reasoning_chunks > 0 || s.whole.ttfo.count != s.whole.ttft.count {
-        metric(&mut out, &s.whole.ttfo, "TTFO", "Time to First Answer Token");
+        metric(
+            &mut out,
+            &s.whole.ttfo,
+            "TTFO",
+            "Time to First Answer Token",
+        );
     }
     header_plain(&mut out, "Tokens");
-    line(&mut out, "Input token throughput (tok/s):", format!("{:.2}", sum.input_throughput));
-    let ms_per_tok = if sum.output_throughput > 0.0 { 1000.0 / sum.output_throughput } else { 0.0 };
-    line(&mut out, "Mean TPOT as tok/s per request:", if s.whole.tpot.mean > 0.0 { format!("{:.2}", 1000.0 / s.whole.tpot.mean) } else { "-".into() });
-    line(&mut out, "ms per output token (whole run):", format!("{ms_per_tok:.2}"));
+    line(
+        &mut out,
+        "Input token throughput (tok/s):",
+        format!("{:.2}", sum.input_throughput),
+    );
+    let ms_per_tok = if sum.output_throughput > 0.0 {
+        1000.0 / sum.output_throughput
+    } else {
+        0.0
+    };
+    line(
+        &mut out,
+        "Mean TPOT as tok/s per request:",
+        if s.whole.tpot.mean > 0.0 {
+            format!("{:.2}", 1000.0 / s.whole.tpot.mean)
+        } else {
+            "-".into()
+        },
+    );
+    line(
+        &mut out,
+        "ms per output token (whole run):",
+        format!("{ms_per_tok:.2}"),
+    );
     line(
         &mut out,
         "Output token counts from:",
-        format!("usage {} / counted chunks {}", s.counts.output_from_usage, s.counts.output_from_chunks),
+        format!(
+            "usage {} / counted chunks {}",
+            s.counts.output_from_usage, s.counts.output_from_chunks
+        ),
     );
     if s.counts.reasoning_chunks > 0 {
         line(&mut out, "Reasoning chunks:", s.counts.reasoning_chunks);
@@ -162,7 +231,10 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
         }
     }
     if sum.interrupted {
-        let _ = writeln!(out, "INTERRUPTED: partial result for the requests that finished.");
+        let _ = writeln!(
+            out,
+            "INTERRUPTED: partial result for the requests that finished."
+        );
     }
     let _ = writeln!(out, "{}", "=".repeat(50));
     out
@@ -171,19 +243,36 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{Counts, Control, LatencySet};
+    use crate::snapshot::{Control, Counts, LatencySet};
     use std::time::Duration;
 
     fn dist(mean: f64, median: f64, p99: f64) -> Dist {
-        Dist { count: 10, mean, median, percentiles: vec![(99.0, p99)], ..Dist::default() }
+        Dist {
+            count: 10,
+            mean,
+            median,
+            percentiles: vec![(99.0, p99)],
+            ..Dist::default()
+        }
     }
 
     #[test]
     fn table_matches_vllm_layout() {
         let s = Snapshot {
             elapsed: Duration::from_secs(10),
-            control: Control { max_concurrency: Some(16), request_rate: None, paused: false },
-            counts: Counts { ok: 30, failed: 0, input_tokens: 15360, output_tokens: 7680, output_from_usage: 30, ..Counts::default() },
+            control: Control {
+                max_concurrency: Some(16),
+                request_rate: None,
+                paused: false,
+            },
+            counts: Counts {
+                ok: 30,
+                failed: 0,
+                input_tokens: 15360,
+                output_tokens: 7680,
+                output_from_usage: 30,
+                ..Counts::default()
+            },
             whole: LatencySet {
                 ttft: dist(4970.0, 4900.5, 5100.25),
                 tpot: dist(394.71, 390.0, 432.37),
@@ -201,7 +290,10 @@ mod tests {
         assert_eq!(sum.total_token_throughput, 2304.0);
         let t = render_table(&sum, &s, &[]);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "============ Serving Benchmark Result ============");
+        assert_eq!(
+            lines[0],
+            "============ Serving Benchmark Result ============"
+        );
         assert_eq!(lines[1], "Successful requests:                     30");
         assert_eq!(lines[2], "Failed requests:                         0");
         assert_eq!(lines[3], "Maximum request concurrency:             16");
@@ -209,11 +301,26 @@ mod tests {
         assert_eq!(lines[8], "Output token throughput (tok/s):         768.00");
         assert_eq!(lines[9], "Peak output token throughput (tok/s):    90.00");
         assert_eq!(lines[10], "Peak concurrent requests:                16.00");
-        assert_eq!(lines[11], "Total Token throughput (tok/s):          2304.00");
-        assert_eq!(lines[12], "---------------Time to First Token----------------");
-        assert_eq!(lines[13], "Mean TTFT (ms):                          4970.00");
-        assert_eq!(lines[15], "P99 TTFT (ms):                           5100.25");
-        assert_eq!(lines[16], "-----Time per Output Token (excl. 1st token)------");
+        assert_eq!(
+            lines[11],
+            "Total Token throughput (tok/s):          2304.00"
+        );
+        assert_eq!(
+            lines[12],
+            "---------------Time to First Token----------------"
+        );
+        assert_eq!(
+            lines[13],
+            "Mean TTFT (ms):                          4970.00"
+        );
+        assert_eq!(
+            lines[15],
+            "P99 TTFT (ms):                           5100.25"
+        );
+        assert_eq!(
+            lines[16],
+            "-----Time per Output Token (excl. 1st token)------"
+        );
         assert!(t.contains("Output token counts from:                usage 30 / counted chunks 0"));
         assert!(!t.contains("INTERRUPTED"));
     }

@@ -6,7 +6,6 @@
 //! The terminal is restored on `q`, Ctrl-C, SIGTERM/SIGHUP, a panic, and when the caller's
 //! run ends (the last snapshot stays on screen marked DONE until `q`).
 
-pub mod gpu_pane;
 pub mod app;
 pub mod draw;
 pub mod errors;
@@ -14,6 +13,7 @@ pub mod export;
 pub mod fixtures;
 pub mod fmt;
 pub mod footer;
+pub mod gpu_pane;
 pub mod header;
 pub mod latency;
 pub mod load;

@@ -19,7 +19,7 @@
 //!    it would otherwise be learnt as part of the text.
 //! 5. `w.info()` tells the result what was used (dataset, token source, skipped entries, ...).
 
-mod arrival;
+pub mod arrival;
 mod corpus;
 mod file;
 mod random;
@@ -92,7 +92,7 @@ pub struct WorkloadInfo {
 
 #[derive(Debug)]
 enum Source {
-    Random(RandomDataset),
+    Random(Box<RandomDataset>),
     File { ds: FileDataset, path: String },
 }
 
@@ -112,7 +112,7 @@ impl Workload {
             estimator: Estimator::default(),
         };
         Workload {
-            source: Source::Random(RandomDataset::new(cfg, &counter)),
+            source: Source::Random(Box::new(RandomDataset::new(cfg, &counter))),
             counter,
             served: 0,
         }
@@ -216,7 +216,7 @@ pub fn build(load: &LoadArgs) -> anyhow::Result<Workload> {
         estimator: Estimator::default(),
     };
     let source = match (load.dataset_name, &load.dataset_path) {
-        (DatasetName::Random, _) => Source::Random(RandomDataset::new(
+        (DatasetName::Random, _) => Source::Random(Box::new(RandomDataset::new(
             RandomConfig {
                 input_len: load.random_input_len,
                 output_len: load.random_output_len,
@@ -225,7 +225,7 @@ pub fn build(load: &LoadArgs) -> anyhow::Result<Workload> {
                 seed: load.seed,
             },
             &counter,
-        )),
+        ))),
         (DatasetName::Sharegpt, Some(path)) => Source::File {
             ds: FileDataset::sharegpt(path, load.sharegpt_output_len, load.seed, &counter)
                 .map_err(|e| anyhow!(e))?,

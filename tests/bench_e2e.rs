@@ -4,15 +4,25 @@ mod common;
 use common::{run, Mock};
 
 fn f(v: &serde_json::Value, k: &str) -> f64 {
-    v[k].as_f64().unwrap_or_else(|| panic!("no number at '{k}' in {v}"))
+    v[k].as_f64()
+        .unwrap_or_else(|| panic!("no number at '{k}' in {v}"))
 }
 
 #[test]
 fn exact_tokens_and_timings_match_what_the_simulator_was_told() {
     let mock = Mock::start(&["--ttft-ms", "100", "--itl-ms", "20", "--slowdown", "0"]);
     let r = run(&[
-        "bench", &mock.url, "--num-prompts", "12", "--max-concurrency", "3",
-        "--random-input-len", "64", "--random-output-len", "10", "--json",
+        "bench",
+        &mock.url,
+        "--num-prompts",
+        "12",
+        "--max-concurrency",
+        "3",
+        "--random-input-len",
+        "64",
+        "--random-output-len",
+        "10",
+        "--json",
     ]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     let v = r.json();
@@ -41,13 +51,38 @@ fn exact_tokens_and_timings_match_what_the_simulator_was_told() {
 #[test]
 fn every_injected_fault_is_counted_in_its_kind() {
     let mock = Mock::start(&[
-        "--ttft-ms", "5", "--itl-ms", "2", "--slowdown", "0", "--seed", "7",
-        "--fail-500", "0.1", "--fail-429", "0.1", "--cut-stream", "0.1",
-        "--malformed", "0.1", "--error-event", "0.1",
+        "--ttft-ms",
+        "5",
+        "--itl-ms",
+        "2",
+        "--slowdown",
+        "0",
+        "--seed",
+        "7",
+        "--fail-500",
+        "0.1",
+        "--fail-429",
+        "0.1",
+        "--cut-stream",
+        "0.1",
+        "--malformed",
+        "0.1",
+        "--error-event",
+        "0.1",
     ]);
     let r = run(&[
-        "bench", &mock.url, "--model", "tokscope-sim", "--no-probe", "--num-prompts", "200",
-        "--max-concurrency", "8", "--random-output-len", "8", "--json",
+        "bench",
+        &mock.url,
+        "--model",
+        "tokscope-sim",
+        "--no-probe",
+        "--num-prompts",
+        "200",
+        "--max-concurrency",
+        "8",
+        "--random-output-len",
+        "8",
+        "--json",
     ]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     let v = r.json();
@@ -58,22 +93,50 @@ fn every_injected_fault_is_counted_in_its_kind() {
             .and_then(|e| e["count"].as_u64())
             .unwrap_or(0)
     };
-    let injected = |k: &str| mock.metric(&format!("tokscope_mock_faults_total{{kind=\"{k}\"}}")) as u64;
+    let injected =
+        |k: &str| mock.metric(&format!("tokscope_mock_faults_total{{kind=\"{k}\"}}")) as u64;
     let http = kinds("http_status");
-    assert_eq!(http, injected("fail_500") + injected("fail_429"), "errors: {}", v["tokscope"]["errors"]);
+    assert_eq!(
+        http,
+        injected("fail_500") + injected("fail_429"),
+        "errors: {}",
+        v["tokscope"]["errors"]
+    );
     assert_eq!(kinds("stream_cut"), injected("cut_stream"));
     assert_eq!(kinds("malformed_chunk"), injected("malformed"));
     assert_eq!(kinds("error_event"), injected("error_event"));
     let failed = v["failed"].as_u64().unwrap();
     assert!(failed > 0);
     assert_eq!(v["completed"].as_u64().unwrap() + failed, 200);
-    assert_eq!(failed, http + kinds("stream_cut") + kinds("malformed_chunk") + kinds("error_event"));
+    assert_eq!(
+        failed,
+        http + kinds("stream_cut") + kinds("malformed_chunk") + kinds("error_event")
+    );
 }
 
 #[test]
 fn reasoning_tokens_move_ttfo_not_ttft() {
-    let mock = Mock::start(&["--ttft-ms", "30", "--itl-ms", "10", "--slowdown", "0", "--reasoning-tokens", "5"]);
-    let r = run(&["bench", &mock.url, "--num-prompts", "4", "--max-concurrency", "2", "--random-output-len", "12", "--json"]);
+    let mock = Mock::start(&[
+        "--ttft-ms",
+        "30",
+        "--itl-ms",
+        "10",
+        "--slowdown",
+        "0",
+        "--reasoning-tokens",
+        "5",
+    ]);
+    let r = run(&[
+        "bench",
+        &mock.url,
+        "--num-prompts",
+        "4",
+        "--max-concurrency",
+        "2",
+        "--random-output-len",
+        "12",
+        "--json",
+    ]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     let v = r.json();
     let (ttft, ttfo) = (f(&v, "mean_ttft_ms"), f(&v, "mean_ttfo_ms"));
@@ -81,13 +144,36 @@ fn reasoning_tokens_move_ttfo_not_ttft() {
     // Five reasoning tokens, 10 ms apart, come before the first answer token.
     assert!((ttfo - ttft - 50.0).abs() < 4.0, "ttfo {ttfo} ttft {ttft}");
     assert_eq!(v["total_output_tokens"], 48);
-    assert!(v["tokscope"]["token_counts"]["reasoning_chunks"].as_u64().unwrap() >= 20);
+    assert!(
+        v["tokscope"]["token_counts"]["reasoning_chunks"]
+            .as_u64()
+            .unwrap()
+            >= 20
+    );
 }
 
 #[test]
 fn without_usage_tokens_are_counted_from_chunks_and_the_result_says_so() {
-    let mock = Mock::start(&["--ttft-ms", "5", "--itl-ms", "2", "--slowdown", "0", "--no-usage"]);
-    let r = run(&["bench", &mock.url, "--num-prompts", "5", "--max-concurrency", "5", "--random-output-len", "7", "--json"]);
+    let mock = Mock::start(&[
+        "--ttft-ms",
+        "5",
+        "--itl-ms",
+        "2",
+        "--slowdown",
+        "0",
+        "--no-usage",
+    ]);
+    let r = run(&[
+        "bench",
+        &mock.url,
+        "--num-prompts",
+        "5",
+        "--max-concurrency",
+        "5",
+        "--random-output-len",
+        "7",
+        "--json",
+    ]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     let v = r.json();
     assert_eq!(v["total_output_tokens"], 35);
@@ -97,8 +183,27 @@ fn without_usage_tokens_are_counted_from_chunks_and_the_result_says_so() {
 
 #[test]
 fn several_tokens_per_chunk_count_as_tokens() {
-    let mock = Mock::start(&["--ttft-ms", "5", "--itl-ms", "20", "--slowdown", "0", "--tokens-per-chunk", "4"]);
-    let r = run(&["bench", &mock.url, "--num-prompts", "3", "--max-concurrency", "3", "--random-output-len", "40", "--json"]);
+    let mock = Mock::start(&[
+        "--ttft-ms",
+        "5",
+        "--itl-ms",
+        "20",
+        "--slowdown",
+        "0",
+        "--tokens-per-chunk",
+        "4",
+    ]);
+    let r = run(&[
+        "bench",
+        &mock.url,
+        "--num-prompts",
+        "3",
+        "--max-concurrency",
+        "3",
+        "--random-output-len",
+        "40",
+        "--json",
+    ]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     let v = r.json();
     assert_eq!(v["total_output_tokens"], 120);
@@ -115,21 +220,64 @@ fn save_result_writes_vllm_keys_and_one_jsonl_line_per_request() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let r = run(&[
-        "bench", &mock.url, "--num-prompts", "6", "--max-concurrency", "2", "--random-output-len", "5",
-        "--save-result", "--result-dir", d, "--result-filename", "r.json", "--metric-percentiles", "50,99",
-        "--api-key", "sk-secret-value",
+        "bench",
+        &mock.url,
+        "--num-prompts",
+        "6",
+        "--max-concurrency",
+        "2",
+        "--random-output-len",
+        "5",
+        "--save-result",
+        "--result-dir",
+        d,
+        "--result-filename",
+        "r.json",
+        "--metric-percentiles",
+        "50,99",
+        "--api-key",
+        "sk-secret-value",
     ]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
-    assert!(r.stdout.contains("============ Serving Benchmark Result ============"), "{}", r.stdout);
-    assert!(r.stdout.contains("Successful requests:                     6"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("============ Serving Benchmark Result ============"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Successful requests:                     6"),
+        "{}",
+        r.stdout
+    );
     let text = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
-    assert!(!text.contains("sk-secret-value"), "the API key leaked into the result");
+    assert!(
+        !text.contains("sk-secret-value"),
+        "the API key leaked into the result"
+    );
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     for k in [
-        "duration", "completed", "failed", "total_input_tokens", "total_output_tokens", "request_throughput",
-        "output_throughput", "total_token_throughput", "max_output_tokens_per_s", "max_concurrent_requests",
-        "mean_ttft_ms", "median_ttft_ms", "std_ttft_ms", "p50_ttft_ms", "p99_ttft_ms", "mean_tpot_ms",
-        "p99_itl_ms", "mean_e2el_ms", "mean_ttfo_ms", "p99_ttfo_ms",
+        "duration",
+        "completed",
+        "failed",
+        "total_input_tokens",
+        "total_output_tokens",
+        "request_throughput",
+        "output_throughput",
+        "total_token_throughput",
+        "max_output_tokens_per_s",
+        "max_concurrent_requests",
+        "mean_ttft_ms",
+        "median_ttft_ms",
+        "std_ttft_ms",
+        "p50_ttft_ms",
+        "p99_ttft_ms",
+        "mean_tpot_ms",
+        "p99_itl_ms",
+        "mean_e2el_ms",
+        "mean_ttfo_ms",
+        "p99_ttfo_ms",
     ] {
         assert!(v.get(k).is_some(), "missing key {k}");
     }
@@ -142,20 +290,89 @@ fn save_result_writes_vllm_keys_and_one_jsonl_line_per_request() {
 fn bad_inputs_get_one_clear_line_and_exit_code_2() {
     let mock = Mock::start(&["--ttft-ms", "1", "--itl-ms", "1", "--api-key", "k1"]);
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["bench".into(), mock.url.clone(), "--request-rate".into(), "fast".into()], "--request-rate: 'fast' is not a positive number or 'inf'"),
-        (vec!["bench".into(), "http://127.0.0.1:1".into(), "--num-prompts".into(), "1".into()], "cannot connect"),
-        (vec!["bench".into(), mock.url.clone(), "--api-key".into(), "k1".into(), "--model".into(), "nope".into(), "--num-prompts".into(), "1".into()], "does not know the model 'nope'"),
-        (vec!["bench".into(), mock.url.clone(), "--api-key".into(), "wrong".into(), "--model".into(), "tokscope-sim".into(), "--num-prompts".into(), "1".into()], "refused the credentials"),
-        (vec!["bench".into(), mock.url.clone(), "--api-key".into(), "k1".into(), "--endpoint".into(), "/v1/chat/completionz".into(), "--num-prompts".into(), "1".into()], "endpoint '/v1/chat/completionz' not found"),
-        (vec!["bench".into(), mock.url.clone(), "--extra-body".into(), "{oops".into()], "--extra-body: '{oops' is not valid JSON"),
+        (
+            vec![
+                "bench".into(),
+                mock.url.clone(),
+                "--request-rate".into(),
+                "fast".into(),
+            ],
+            "--request-rate: 'fast' is not a positive number or 'inf'",
+        ),
+        (
+            vec![
+                "bench".into(),
+                "http://127.0.0.1:1".into(),
+                "--num-prompts".into(),
+                "1".into(),
+            ],
+            "cannot connect",
+        ),
+        (
+            vec![
+                "bench".into(),
+                mock.url.clone(),
+                "--api-key".into(),
+                "k1".into(),
+                "--model".into(),
+                "nope".into(),
+                "--num-prompts".into(),
+                "1".into(),
+            ],
+            "does not know the model 'nope'",
+        ),
+        (
+            vec![
+                "bench".into(),
+                mock.url.clone(),
+                "--api-key".into(),
+                "wrong".into(),
+                "--model".into(),
+                "tokscope-sim".into(),
+                "--num-prompts".into(),
+                "1".into(),
+            ],
+            "refused the credentials",
+        ),
+        (
+            vec![
+                "bench".into(),
+                mock.url.clone(),
+                "--api-key".into(),
+                "k1".into(),
+                "--endpoint".into(),
+                "/v1/chat/completionz".into(),
+                "--num-prompts".into(),
+                "1".into(),
+            ],
+            "endpoint '/v1/chat/completionz' not found",
+        ),
+        (
+            vec![
+                "bench".into(),
+                mock.url.clone(),
+                "--extra-body".into(),
+                "{oops".into(),
+            ],
+            "--extra-body: '{oops' is not valid JSON",
+        ),
         (vec!["bench".into()], "no server given"),
     ];
     for (args, want) in cases {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = run(&a);
         assert_eq!(r.code, 2, "args {a:?}: stderr {}", r.stderr);
-        assert!(r.stderr.contains(want), "args {a:?}: expected '{want}' in: {}", r.stderr);
-        assert_eq!(r.stderr.trim().lines().count(), 1, "one line expected: {}", r.stderr);
+        assert!(
+            r.stderr.contains(want),
+            "args {a:?}: expected '{want}' in: {}",
+            r.stderr
+        );
+        assert_eq!(
+            r.stderr.trim().lines().count(),
+            1,
+            "one line expected: {}",
+            r.stderr
+        );
         assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
     }
 }
@@ -166,8 +383,21 @@ fn ctrl_c_writes_a_partial_result_marked_interrupted() {
     let mock = Mock::start(&["--ttft-ms", "10", "--itl-ms", "20", "--slowdown", "0"]);
     let dir = tempfile::tempdir().unwrap();
     let child = std::process::Command::new(common::bin())
-        .args(["bench", &mock.url, "--num-prompts", "1000", "--max-concurrency", "4", "--random-output-len", "10",
-               "--save-result", "--result-dir", dir.path().to_str().unwrap(), "--result-filename", "p.json"])
+        .args([
+            "bench",
+            &mock.url,
+            "--num-prompts",
+            "1000",
+            "--max-concurrency",
+            "4",
+            "--random-output-len",
+            "10",
+            "--save-result",
+            "--result-dir",
+            dir.path().to_str().unwrap(),
+            "--result-filename",
+            "p.json",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -175,22 +405,32 @@ fn ctrl_c_writes_a_partial_result_marked_interrupted() {
     let jsonl = dir.path().join("p.requests.jsonl");
     // Wait until some requests have finished (the JSONL log grows as they do).
     assert!(common::wait_for(std::time::Duration::from_secs(20), || {
-        std::fs::read_to_string(&jsonl).map(|t| t.lines().count() >= 8).unwrap_or(false)
+        std::fs::read_to_string(&jsonl)
+            .map(|t| t.lines().count() >= 8)
+            .unwrap_or(false)
     }));
     unsafe_kill_int(child.id());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.json")).unwrap()).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.json")).unwrap()).unwrap();
     assert_eq!(v["tokscope"]["interrupted"], true);
     let done = v["completed"].as_u64().unwrap();
-    assert!(done >= 8 && done < 1000, "completed {done}");
+    assert!((8..1000).contains(&done), "completed {done}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("INTERRUPTED"));
 }
 
 #[cfg(unix)]
 fn unsafe_kill_int(pid: u32) {
     // `kill -INT` through the shell: no libc binding needed in tests.
-    let _ = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
 }
 
 #[test]
@@ -198,7 +438,19 @@ fn a_server_that_dies_mid_run_gives_a_result_with_failures_not_a_crash() {
     let mut mock = Mock::start(&["--ttft-ms", "5", "--itl-ms", "20", "--slowdown", "0"]);
     let url = mock.url.clone();
     let child = std::process::Command::new(common::bin())
-        .args(["bench", &url, "--num-prompts", "300", "--max-concurrency", "4", "--random-output-len", "10", "--json", "--timeout", "5"])
+        .args([
+            "bench",
+            &url,
+            "--num-prompts",
+            "300",
+            "--max-concurrency",
+            "4",
+            "--random-output-len",
+            "10",
+            "--json",
+            "--timeout",
+            "5",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -207,9 +459,15 @@ fn a_server_that_dies_mid_run_gives_a_result_with_failures_not_a_crash() {
     let _ = mock.child.kill();
     let out = child.wait_with_output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("no JSON ({e}); stderr {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "no JSON ({e}); stderr {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
-    let (ok, failed) = (v["completed"].as_u64().unwrap(), v["failed"].as_u64().unwrap());
+    let (ok, failed) = (
+        v["completed"].as_u64().unwrap(),
+        v["failed"].as_u64().unwrap(),
+    );
     assert!(ok > 0 && failed > 0, "ok {ok} failed {failed}");
     assert_eq!(ok + failed, 300);
 }

@@ -28,7 +28,9 @@ impl Mock {
             .expect("spawn tokscope mock");
         let stdout = child.stdout.take().expect("mock stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read mock banner");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read mock banner");
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
@@ -58,12 +60,21 @@ impl Drop for Mock {
 pub fn http_get(url: &str) -> String {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http url");
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
     let mut s = std::net::TcpStream::connect(host).expect("connect");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("write");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
 
 /// Output of one `tokscope` run.
@@ -75,12 +86,20 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
 pub fn run(args: &[&str]) -> Run {
-    let out = Command::new(bin()).args(args).output().expect("run tokscope");
+    let out = Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run tokscope");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

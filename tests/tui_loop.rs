@@ -17,6 +17,7 @@ use tokscope::tui::app::QuitReason;
 use tokscope::tui::theme::Theme;
 use tokscope::tui::{event_loop, export, fixtures, DashboardCtx, EventSource, SidePanel};
 
+#[allow(clippy::large_enum_variant)] // a test script of a few steps: boxing buys nothing
 enum Step {
     Key(char),
     /// Let frames pass.

@@ -3,7 +3,14 @@
 use super::*;
 use crate::record::RequestError;
 
-fn rec(id: u64, sent_s: f64, ttft_ms: u64, itls_ms: &[u64], out_tokens: u64, source: TokenSource) -> RequestRecord {
+fn rec(
+    id: u64,
+    sent_s: f64,
+    ttft_ms: u64,
+    itls_ms: &[u64],
+    out_tokens: u64,
+    source: TokenSource,
+) -> RequestRecord {
     let ttft = Duration::from_millis(ttft_ms);
     let mut t = ttft;
     let mut chunks = vec![(ttft.as_micros() as u32, 1)];
@@ -31,10 +38,18 @@ fn rec(id: u64, sent_s: f64, ttft_ms: u64, itls_ms: &[u64], out_tokens: u64, sou
 
 /// Feed a finished request the way the client would: Sent, one Chunk per chunk, Finished.
 fn feed(r: &mut Recorder, record: RequestRecord) {
-    r.ingest(RequestEvent::Sent { id: record.id, warmup: false, at: record.sent_at });
+    r.ingest(RequestEvent::Sent {
+        id: record.id,
+        warmup: false,
+        at: record.sent_at,
+    });
     for &(off, n) in &record.chunk_times_us {
         let at = record.sent_at + Duration::from_micros(off as u64);
-        r.ingest(RequestEvent::Chunk { id: record.id, at, tokens: n });
+        r.ingest(RequestEvent::Chunk {
+            id: record.id,
+            at,
+            tokens: n,
+        });
     }
     r.ingest(RequestEvent::Finished(Box::new(record)));
 }
@@ -51,16 +66,30 @@ async fn counts_latencies_and_goodput() {
     let mut r = recorder();
     r.ingest(RequestEvent::Origin(Instant::now()));
     // Request 1: TTFT 100 ms, 3 gaps of 50 ms, 4 tokens -> TPOT (250-100)/3 = 50 ms.
-    feed(&mut r, rec(1, 0.0, 100, &[50, 50, 50], 4, TokenSource::Usage));
+    feed(
+        &mut r,
+        rec(1, 0.0, 100, &[50, 50, 50], 4, TokenSource::Usage),
+    );
     // Request 2: TTFT 200 ms, 1 gap of 100 ms, 2 tokens -> TPOT 100 ms (misses both SLOs).
     feed(&mut r, rec(2, 0.5, 200, &[100], 2, TokenSource::Chunks));
     tokio::time::advance(Duration::from_secs(3)).await;
     let out = r.finish_run();
     let s = &out.snapshot;
-    assert_eq!((s.counts.sent, s.counts.ok, s.counts.failed, s.counts.in_flight), (2, 2, 0, 0));
+    assert_eq!(
+        (
+            s.counts.sent,
+            s.counts.ok,
+            s.counts.failed,
+            s.counts.in_flight
+        ),
+        (2, 2, 0, 0)
+    );
     assert_eq!(s.counts.output_tokens, 6);
     assert_eq!(s.counts.input_tokens, 20);
-    assert_eq!((s.counts.output_from_usage, s.counts.output_from_chunks), (1, 1));
+    assert_eq!(
+        (s.counts.output_from_usage, s.counts.output_from_chunks),
+        (1, 1)
+    );
     assert!((s.whole.ttft.mean - 150.0).abs() < 1e-6);
     assert!((s.whole.ttft.median - 150.0).abs() < 1e-6);
     assert!((s.whole.tpot.mean - 75.0).abs() < 1e-6);
@@ -98,29 +127,59 @@ async fn failures_are_counted_by_kind_and_their_tokens_removed() {
     let mut r = recorder();
     r.ingest(RequestEvent::Origin(Instant::now()));
     let mut bad = rec(7, 0.0, 100, &[10, 10], 3, TokenSource::Chunks);
-    bad.error = Some(RequestError { kind: ErrorKind::StreamCut, status: None, message: "cut".into() });
+    bad.error = Some(RequestError {
+        kind: ErrorKind::StreamCut,
+        status: None,
+        message: "cut".into(),
+    });
     feed(&mut r, bad);
     let mut bad2 = rec(8, 0.0, 100, &[], 1, TokenSource::Chunks);
-    bad2.error = Some(RequestError { kind: ErrorKind::HttpStatus, status: Some(500), message: "HTTP 500: boom".into() });
+    bad2.error = Some(RequestError {
+        kind: ErrorKind::HttpStatus,
+        status: Some(500),
+        message: "HTTP 500: boom".into(),
+    });
     feed(&mut r, bad2);
     let s = r.finish_run().snapshot;
     assert_eq!((s.counts.ok, s.counts.failed), (0, 2));
     assert_eq!(s.series.get(0).map(|b| b.output_tokens), Some(0));
-    let kinds: Vec<_> = s.errors.iter().map(|e| (e.kind, e.count, e.last_message.as_str())).collect();
-    assert_eq!(kinds, vec![(ErrorKind::HttpStatus, 1, "HTTP 500: boom"), (ErrorKind::StreamCut, 1, "cut")]);
+    let kinds: Vec<_> = s
+        .errors
+        .iter()
+        .map(|e| (e.kind, e.count, e.last_message.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (ErrorKind::HttpStatus, 1, "HTTP 500: boom"),
+            (ErrorKind::StreamCut, 1, "cut")
+        ]
+    );
     assert_eq!(s.whole.ttft.count, 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn warmups_and_cancelled_requests_stay_out() {
     let mut r = recorder();
-    r.ingest(RequestEvent::Sent { id: 100, warmup: true, at: Duration::ZERO });
+    r.ingest(RequestEvent::Sent {
+        id: 100,
+        warmup: true,
+        at: Duration::ZERO,
+    });
     let mut w = rec(100, 0.0, 10, &[], 1, TokenSource::Usage);
     w.warmup = true;
     r.ingest(RequestEvent::Finished(Box::new(w)));
     r.ingest(RequestEvent::Origin(Instant::now()));
-    r.ingest(RequestEvent::Sent { id: 1, warmup: false, at: Duration::ZERO });
-    r.ingest(RequestEvent::Chunk { id: 1, at: Duration::from_millis(10), tokens: 1 });
+    r.ingest(RequestEvent::Sent {
+        id: 1,
+        warmup: false,
+        at: Duration::ZERO,
+    });
+    r.ingest(RequestEvent::Chunk {
+        id: 1,
+        at: Duration::from_millis(10),
+        tokens: 1,
+    });
     r.ingest(RequestEvent::Cancelled { ids: vec![1] });
     let s = r.finish_run().snapshot;
     assert_eq!(s.counts.warmups, 1);
@@ -130,10 +189,22 @@ async fn warmups_and_cancelled_requests_stay_out() {
 
 #[test]
 fn goodput_flag_errors_name_the_value() {
-    assert_eq!(parse_goodput(&["ttft".into()]), Err("--goodput: 'ttft' is not METRIC:MS (e.g. ttft:500)".into()));
-    assert_eq!(parse_goodput(&["itl:5".into()]), Err("--goodput: unknown metric 'itl' (use ttft, tpot or e2el)".into()));
-    assert_eq!(parse_goodput(&["e2el:-1".into()]), Err("--goodput: '-1' is not a positive number of milliseconds".into()));
-    assert_eq!(parse_goodput(&["ttft:500 tpot:50".into()]).map(|v| v.len()), Ok(2));
+    assert_eq!(
+        parse_goodput(&["ttft".into()]),
+        Err("--goodput: 'ttft' is not METRIC:MS (e.g. ttft:500)".into())
+    );
+    assert_eq!(
+        parse_goodput(&["itl:5".into()]),
+        Err("--goodput: unknown metric 'itl' (use ttft, tpot or e2el)".into())
+    );
+    assert_eq!(
+        parse_goodput(&["e2el:-1".into()]),
+        Err("--goodput: '-1' is not a positive number of milliseconds".into())
+    );
+    assert_eq!(
+        parse_goodput(&["ttft:500 tpot:50".into()]).map(|v| v.len()),
+        Ok(2)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -149,7 +220,10 @@ async fn jsonl_gets_one_line_per_request() {
     let out = r.finish_run();
     assert!(out.jsonl_error.is_none());
     let text = std::fs::read_to_string(&path).unwrap();
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["ttft_ms"], 100.0);
     assert_eq!(lines[1]["output_tokens_source"], "usage");
