@@ -186,11 +186,10 @@ pub async fn run(
     // Time spent paused, by which the open-loop schedule is shifted.
     let mut shift = Duration::ZERO;
     let mut paused_at: Option<Instant> = None;
+    // The schedule was built with the starting rate (and, for a known count, rescaled so the
+    // last arrival lands at N/rate, as vLLM does).
     let mut next_due = match control.request_rate {
-        Some(r) => {
-            arrivals.set_rate(r, Duration::ZERO);
-            arrivals.next_offset()
-        }
+        Some(_) => arrivals.next_offset(),
         None => None,
     };
     let at = |now: Instant| now.saturating_duration_since(origin);

@@ -1,0 +1,156 @@
+//! `tokscope [URL]`: the live dashboard. Starts the built-in simulator when no URL is given,
+//! prepares the run exactly as `bench` does, runs the TUI on the main thread while the engine
+//! and recorder run on the runtime's workers, and on quit writes the result and prints the
+//! same summary `bench` prints.
+
+use crate::cli::DashboardArgs;
+use crate::runner;
+use crate::summary::{render_table, Summary};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Concurrency used when neither a rate nor a concurrency is given.
+pub const DEFAULT_CONCURRENCY: u32 = 8;
+
+/// The simulator the dashboard starts when no server is given: a believable GPU-like server
+/// (per-stream speed falls as concurrency rises) with reasoning and a trickle of faults, so a
+/// newcomer sees every pane move.
+pub fn demo_mock_config() -> crate::mock::MockConfig {
+    let mut c = crate::mock::MockConfig {
+        listen: "127.0.0.1:0".into(),
+        ttft: std::time::Duration::from_millis(120),
+        itl: std::time::Duration::from_millis(25),
+        output_len: 256,
+        slowdown: 0.03,
+        max_num_seqs: 64,
+        reasoning_tokens: 24,
+        ..crate::mock::MockConfig::default()
+    };
+    // A trickle of realistic failures so the errors pane has something to show.
+    c.faults.fail_500 = 0.005;
+    c.faults.cut_stream = 0.003;
+    c
+}
+
+pub fn run(args: DashboardArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run_inner(&rt, args) {
+        Ok(code) => code,
+        Err(e) => crate::bench::report_error(&e),
+    }
+}
+
+fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Result<ExitCode> {
+    // Bad flags and theme errors are reported before anything starts.
+    crate::tui::prepare(&args.ui).map_err(|e| crate::runner::SetupError(format!("{e:#}")))?;
+    let base = runner::resolve_base_url(args.url.as_deref(), &args.load)?;
+    let (base, mock) = match base {
+        Some(b) => (b, None),
+        None => {
+            let server = rt.block_on(crate::mock::start(demo_mock_config()))?;
+            (server.base_url(), Some(server))
+        }
+    };
+    let simulated = mock.is_some();
+    let prepared = rt.block_on(runner::prepare(&base, &args.load, simulated, Some(DEFAULT_CONCURRENCY), None))?;
+    let meta = prepared.meta.clone();
+    let paths = prepared.paths.clone();
+    let _guard = rt.enter();
+    let running = runner::start(prepared, true);
+    let gpu = crate::bench::start_gpu(&args.load)?;
+    let gpu_run = gpu.as_ref().map(|m| m.begin_run());
+
+    let save_meta = meta.clone();
+    let save_paths = paths.clone();
+    let on_save: crate::tui::SaveFn = Box::new(move |snap| {
+        let outcome = crate::recorder::RecorderOutcome {
+            snapshot: Arc::new(snap.clone()),
+            good_requests: 0,
+            detailed: None,
+            jsonl: Some(save_paths.jsonl.clone()),
+            jsonl_error: None,
+        };
+        let sum = Summary::from_snapshot(snap, None);
+        let v = crate::result::build(&save_meta, &sum, &outcome, None);
+        crate::result::write_json(&save_paths.json, &v)?;
+        Ok(vec![save_paths.json.clone(), save_paths.jsonl.clone()])
+    });
+    let ctx = crate::tui::DashboardCtx {
+        snapshots: running.snapshots.clone(),
+        commands: running.commands.clone(),
+        ui: args.ui.clone(),
+        on_save,
+        side: crate::tui::SidePanel {
+            gpu: gpu.as_ref().map(|m| Box::new(GpuSide::new(m)) as Box<dyn crate::tui::SideView>),
+        },
+    };
+    let ui = crate::tui::run(ctx);
+    // Whatever happened to the screen, stop the load and keep what was measured.
+    let _ = running.commands.send(crate::engine::Command::Stop);
+    let (_engine, outcome) = rt
+        .block_on(running.done)
+        .map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
+    if let Some(m) = mock {
+        rt.block_on(m.shutdown());
+    }
+    let gpu_stats = gpu.as_ref().zip(gpu_run).map(|(m, id)| m.end_run(id));
+    let snap = outcome.snapshot.clone();
+    let good = (!args.load.goodput.is_empty()).then_some(outcome.good_requests);
+    let summary = Summary::from_snapshot(&snap, good);
+    let out_tokens = summary.total_output_tokens;
+    let gpu_json = gpu_stats.as_ref().map(|g| crate::bench::gpu_json(g, out_tokens));
+    let result = crate::result::build(&meta, &summary, &outcome, gpu_json);
+    let extra = crate::bench::gpu_sections(gpu_stats.as_ref(), out_tokens);
+    print!("{}", render_table(&summary, &snap, &extra));
+    let mut code = ExitCode::SUCCESS;
+    match crate::result::write_json(&paths.json, &result) {
+        Ok(()) => eprintln!("result: {} (per request: {})", paths.json.display(), paths.jsonl.display()),
+        Err(e) => {
+            eprintln!("error: {e:#}; the summary above is complete, the result file is not");
+            code = ExitCode::FAILURE;
+        }
+    }
+    if let Err(e) = ui {
+        eprintln!("error: the dashboard failed: {e:#}");
+        code = ExitCode::FAILURE;
+    }
+    Ok(code)
+}
+
+/// The GPU monitor as the dashboard's side panel: picks up new readings once per frame.
+struct GpuSide {
+    rx: tokio::sync::watch::Receiver<Arc<crate::gpu::GpuView>>,
+    view: Arc<crate::gpu::GpuView>,
+}
+
+impl GpuSide {
+    fn new(m: &crate::gpu::GpuMonitor) -> Self {
+        let mut rx = m.subscribe();
+        let view = rx.borrow_and_update().clone();
+        GpuSide { rx, view }
+    }
+}
+
+impl crate::tui::SideView for GpuSide {
+    fn render(&self, frame: &mut ratatui::Frame, area: ratatui::layout::Rect, theme: &crate::tui::theme::Theme) {
+        crate::tui::gpu_pane::render(frame, area, &self.view, theme, std::time::Instant::now());
+    }
+    fn compact_lines(&self) -> u16 {
+        let n: usize = self.view.nodes.iter().map(|n| n.gpus.len().max(1)).sum();
+        n.clamp(1, 8) as u16
+    }
+    fn refresh(&mut self) -> bool {
+        if self.rx.has_changed().unwrap_or(false) {
+            self.view = self.rx.borrow_and_update().clone();
+            true
+        } else {
+            false
+        }
+    }
+}
