@@ -12,7 +12,9 @@
 //!   (see [`generate`] for the whole model). With `--tokens-per-chunk K` each chunk carries K
 //!   tokens, so the time per output token is the chunk gap divided by K.
 //! - Faults: each request draws at most one fault from `--seed` ([`faults`]), and every injected
-//!   fault is counted in `/metrics` as `tokscope_mock_faults_total{kind=...}`.
+//!   fault is counted in `/metrics` as `tokscope_mock_faults_total{kind=...}`. A non-streaming
+//!   request meets the mid-stream kinds too: a cut drops the connection before any body, a
+//!   malformed answer is truncated JSON, an error event becomes HTTP 500, a stall answers late.
 //! - Streams look like vLLM's: a role-only chunk together with the first token chunk, one chunk
 //!   per token chunk, `finish_reason` on the last, a usage-only chunk (`choices:[]`) when asked
 //!   for, then `data: [DONE]`. Completions streams have no role chunk; reasoning tokens apply to
@@ -391,3 +393,87 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod flag_tests {
+    use super::*;
+
+    /// Parses `tokscope mock` flags the way the binary does.
+    fn parse_args(args: &[&str]) -> Result<MockArgs, String> {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            mock: MockArgs,
+        }
+        let argv = std::iter::once("mock").chain(args.iter().copied());
+        Cli::try_parse_from(argv)
+            .map(|c| c.mock)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn flags_become_a_config() {
+        let args = parse_args(&[
+            "--ttft-ms",
+            "12.5",
+            "--itl-ms",
+            "3",
+            "--prefill-us-per-token",
+            "250",
+            "--seed",
+            "4",
+            "--cut-stream",
+            "0.25",
+            "--keepalive-ms",
+            "15",
+            "--reasoning-field",
+            "reasoning",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let cfg = MockConfig::from(&args);
+        assert_eq!(cfg.ttft, Duration::from_micros(12_500));
+        assert_eq!(cfg.itl, Duration::from_millis(3));
+        assert_eq!(cfg.prefill_per_token, Duration::from_micros(250));
+        assert_eq!(cfg.seed, 4);
+        assert_eq!(cfg.faults.cut_stream, 0.25);
+        assert_eq!(cfg.keepalive, Some(Duration::from_millis(15)));
+        assert_eq!(cfg.reasoning_field, ReasoningField::Reasoning);
+        assert_eq!(cfg.listen, "127.0.0.1:8000");
+        assert_eq!(cfg.model, "tokscope-sim");
+        assert!(cfg.validate().is_ok());
+        assert_eq!(
+            MockConfig::from(&parse_args(&[]).unwrap_or_else(|e| panic!("{e}"))).keepalive,
+            None
+        );
+    }
+
+    #[test]
+    fn bad_flags_are_refused_with_a_reason() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--fail-500", "1.5"],
+                "'1.5' is a probability; give a value between 0 and 1",
+            ),
+            (&["--itl-ms=-1"], "'-1' must be a number of 0 or more"),
+            (&["--ttft-ms", "soon"], "'soon' is not a number"),
+            (&["--tokens-per-chunk", "0"], "0 is not in 1.."),
+        ];
+        for (args, want) in cases {
+            let err = parse_args(args).err().unwrap_or_default();
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+        let args =
+            parse_args(&["--fail-500", "0.7", "--stall", "0.7"]).unwrap_or_else(|e| panic!("{e}"));
+        let err = MockConfig::from(&args)
+            .validate()
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .unwrap_or_default()
+                .starts_with("fault rates add up to '1.4"),
+            "{err:?}"
+        );
+    }
+}

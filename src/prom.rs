@@ -256,9 +256,12 @@ pub fn parse_value(s: &str) -> Option<f64> {
     }
 }
 
+/// Label pairs in page order.
+type Labels = Vec<(String, String)>;
+
 /// Parse `k="v",...}` (the opening brace already consumed); returns the labels and the text
 /// after the closing brace.
-fn parse_labels(mut s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     loop {
         s = s.trim_start_matches([' ', '\t', ',']);

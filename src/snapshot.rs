@@ -257,9 +257,7 @@ impl Series {
         while self.len() <= second {
             match self.blocks.last_mut() {
                 Some(b) if b.len() < SERIES_BLOCK => Arc::make_mut(b).push(SecondBucket::default()),
-                _ => self
-                    .blocks
-                    .push(Arc::new(Vec::with_capacity(SERIES_BLOCK))),
+                _ => self.blocks.push(Arc::new(Vec::with_capacity(SERIES_BLOCK))),
             }
         }
         let b = &mut self.blocks[second / SERIES_BLOCK];

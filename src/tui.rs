@@ -109,21 +109,51 @@ pub fn run(ctx: DashboardCtx) -> anyhow::Result<DashboardExit> {
     let signals = SignalWatch::start();
     let mut term =
         TerminalGuard::enter().context("cannot set up the terminal for the dashboard")?;
-    let result = event_loop(&mut term.terminal, ctx, &themes, frame_every, &signals);
+    let result = event_loop(
+        &mut term.terminal,
+        &mut TerminalEvents,
+        ctx,
+        &themes,
+        frame_every,
+        &signals.fired,
+    );
     drop(term);
     result
 }
 
-fn event_loop<B: Backend>(
+/// Where terminal events come from: the real terminal, or a script in tests.
+pub trait EventSource {
+    /// Wait up to `timeout` for the next event.
+    fn next(&mut self, timeout: Duration) -> std::io::Result<Option<Event>>;
+}
+
+/// crossterm's event queue.
+struct TerminalEvents;
+
+impl EventSource for TerminalEvents {
+    fn next(&mut self, timeout: Duration) -> std::io::Result<Option<Event>> {
+        if event::poll(timeout)? {
+            event::read().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// The dashboard loop on any backend and event source (`run` uses the real terminal; tests a
+/// `TestBackend` and scripted keys). `stop_signal` set from elsewhere ends it like SIGTERM.
+pub fn event_loop<B: Backend>(
     terminal: &mut Terminal<B>,
+    events: &mut dyn EventSource,
     mut ctx: DashboardCtx,
     themes: &[Theme],
     frame_every: Duration,
-    signals: &SignalWatch,
+    stop_signal: &AtomicBool,
 ) -> anyhow::Result<DashboardExit>
 where
     B::Error: Send + Sync + 'static,
 {
+    anyhow::ensure!(!themes.is_empty(), "no theme to draw with");
     let mut app = App::new(themes.len());
     let mut sampler = crate::sysstat::Sampler::default();
     let mut snap: Arc<Snapshot> = ctx.snapshots.borrow_and_update().clone();
@@ -132,25 +162,26 @@ where
     loop {
         // Wait for input until the next frame is due; keys act (and redraw) at once.
         let wait = next_frame.saturating_duration_since(Instant::now());
-        if event::poll(wait)? {
-            loop {
-                match event::read()? {
-                    Event::Key(key) => {
-                        if let Some(cmd) = handle_key(&mut app, key) {
-                            // A closed channel means the engine is gone; the key is moot.
-                            let _ = ctx.commands.send(cmd);
-                        }
-                        dirty = true;
+        let mut next = events.next(wait)?;
+        while let Some(ev) = next {
+            match ev {
+                Event::Key(key) => {
+                    if let Some(cmd) = handle_key(&mut app, key) {
+                        // A closed channel means the engine is gone; the key is moot.
+                        let _ = ctx.commands.send(cmd);
                     }
-                    Event::Resize(..) => dirty = true,
-                    _ => {}
+                    dirty = true;
                 }
-                if !event::poll(Duration::ZERO)? {
-                    break;
-                }
+                Event::Resize(..) => dirty = true,
+                _ => {}
             }
+            if app.quit.is_some() {
+                break;
+            }
+            // Take everything already queued before drawing once.
+            next = events.next(Duration::ZERO)?;
         }
-        if app.quit.is_none() && signals.fired() {
+        if app.quit.is_none() && stop_signal.load(Ordering::SeqCst) {
             app.quit = Some(QuitReason::Signal);
             let _ = ctx.commands.send(Command::Stop);
         }
@@ -362,9 +393,6 @@ impl SignalWatch {
             fired,
             _stop: spawned.is_ok().then_some(stop_tx),
         }
-    }
-    fn fired(&self) -> bool {
-        self.fired.load(Ordering::SeqCst)
     }
 }
 

@@ -1,1 +1,324 @@
-//! (being written)
+//! What to send and when: prompts from a dataset (`random`, `sharegpt`, `custom`) with their
+//! token lengths, and the arrival schedule of an open-loop run.
+//!
+//! The engine's use, in order:
+//! 1. `let mut w = workload::build(&load)?;` validates the dataset flags, reads files and the
+//!    tokenizer (errors name the flag and value; map them to exit code 2).
+//! 2. `let rate = workload::parse_rate(&load.request_rate)?;` and
+//!    `ArrivalSchedule::from_load(&load, count)` (count: `--num-prompts` when there is no
+//!    `--duration`) give the offset from the run's start at which each request is due.
+//! 3. `w.next_prompt()` once per request (also `Iterator`, never ending: datasets cycle). Cost
+//!    without a tokenizer: a few µs for a 1k-token prompt. With one, a random prompt is decoded
+//!    and re-encoded to be exact (roughly 0.1-1 ms for 1k tokens with a real vocabulary): build
+//!    them before the timed run when the rate is high.
+//! 4. Without `--tokenizer`, lengths are estimated (see `tokens`). After the probe request, and
+//!    optionally after any finished request, feed back what the server counted:
+//!    `w.calibrate(&prompt.text, usage.prompt_tokens)`; later prompts then hit the target better.
+//!    On `/v1/chat/completions` the server's count includes the chat template (a few to a few
+//!    dozen tokens): subtract it when known (e.g. the `prompt_tokens` of a one-word probe), as
+//!    it would otherwise be learnt as part of the text.
+//! 5. `w.info()` tells the result what was used (dataset, token source, skipped entries, ...).
+
+mod arrival;
+mod corpus;
+mod file;
+mod random;
+mod tokens;
+
+pub use arrival::ArrivalSchedule;
+pub use corpus::Lang;
+pub use random::RandomConfig;
+pub use tokens::{Estimator, ExactTokenizer, EN_CHARS_PER_TOKEN, ZH_CHARS_PER_TOKEN};
+
+use crate::cli::{DatasetName, LoadArgs};
+use anyhow::anyhow;
+use file::FileDataset;
+use random::RandomDataset;
+use serde::Serialize;
+use std::path::Path;
+use tokens::TokenCounter;
+
+/// One request's worth of input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// The user message (chat) or prompt (completions).
+    pub text: String,
+    /// Exact prompt tokens, when a tokenizer counted them (chat template not included).
+    pub prompt_tokens: Option<u32>,
+    /// Best known token count: the exact one with a tokenizer, else the (calibrated) estimate.
+    pub est_tokens: u32,
+    /// Output tokens to ask for (`max_tokens`).
+    pub output_len: u32,
+}
+
+/// Where prompt token counts come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    /// A local tokenizer.json: exact.
+    Tokenizer,
+    /// Characters per token, not yet calibrated.
+    Estimate,
+    /// Characters per token, corrected by the server's counts.
+    Calibrated,
+}
+
+/// What the workload used and did, for the result file and the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadInfo {
+    /// "random", "sharegpt" or "custom".
+    pub dataset: &'static str,
+    pub dataset_path: Option<String>,
+    /// Usable entries read from the file (none for random).
+    pub entries: Option<usize>,
+    /// File entries skipped as malformed.
+    pub skipped_malformed: u64,
+    /// ShareGPT entries passed over by vLLM's length rules so far.
+    pub filtered_by_length: u64,
+    /// Times the dataset was started over.
+    pub cycles: u64,
+    pub prompts_served: u64,
+    pub token_source: TokenSource,
+    /// The tokenizer.json read, if any.
+    pub tokenizer: Option<String>,
+    /// Random prompts whose exact count missed the target after adjusting (sent with their
+    /// true count).
+    pub length_mismatches: u64,
+    pub calibrations: u64,
+    /// Current characters per token of English and Chinese (estimate mode).
+    pub chars_per_token_en: f64,
+    pub chars_per_token_zh: f64,
+}
+
+#[derive(Debug)]
+enum Source {
+    Random(RandomDataset),
+    File { ds: FileDataset, path: String },
+}
+
+/// A source of prompts. Build it with [`build`].
+#[derive(Debug)]
+pub struct Workload {
+    source: Source,
+    counter: TokenCounter,
+    served: u64,
+}
+
+impl Workload {
+    /// A random-dataset workload without the CLI (tests, the dashboard's defaults).
+    pub fn random(cfg: RandomConfig, tokenizer: Option<ExactTokenizer>) -> Self {
+        let counter = TokenCounter {
+            exact: tokenizer,
+            estimator: Estimator::default(),
+        };
+        Workload {
+            source: Source::Random(RandomDataset::new(cfg, &counter)),
+            counter,
+            served: 0,
+        }
+    }
+
+    /// The next prompt. Never runs out: file datasets cycle.
+    pub fn next_prompt(&mut self) -> Prompt {
+        self.served += 1;
+        match &mut self.source {
+            Source::Random(ds) => ds.next_prompt(&self.counter),
+            Source::File { ds, .. } => ds.next_prompt(&self.counter),
+        }
+    }
+
+    /// Tell the estimator that the server counted `server_prompt_tokens` for `sent_text`.
+    /// Ignored with a tokenizer (counts are exact) and for a zero count.
+    pub fn calibrate(&mut self, sent_text: &str, server_prompt_tokens: u32) {
+        if self.counter.exact.is_none() {
+            self.counter
+                .estimator
+                .calibrate(sent_text, server_prompt_tokens);
+        }
+    }
+
+    /// Tokens of any text, by the same rule as the prompts (exact with a tokenizer).
+    pub fn count_tokens(&self, text: &str) -> u32 {
+        self.counter.count(text).0
+    }
+
+    /// True when a tokenizer gives exact counts.
+    pub fn has_tokenizer(&self) -> bool {
+        self.counter.exact.is_some()
+    }
+
+    /// Where the counts come from now.
+    pub fn token_source(&self) -> TokenSource {
+        if self.has_tokenizer() {
+            TokenSource::Tokenizer
+        } else if self.counter.estimator.calibrations() > 0 {
+            TokenSource::Calibrated
+        } else {
+            TokenSource::Estimate
+        }
+    }
+
+    /// What was used and done so far.
+    pub fn info(&self) -> WorkloadInfo {
+        let est = &self.counter.estimator;
+        let mut info = WorkloadInfo {
+            dataset: "random",
+            dataset_path: None,
+            entries: None,
+            skipped_malformed: 0,
+            filtered_by_length: 0,
+            cycles: 0,
+            prompts_served: self.served,
+            token_source: self.token_source(),
+            tokenizer: self
+                .counter
+                .exact
+                .as_ref()
+                .map(|t| t.path().display().to_string()),
+            length_mismatches: 0,
+            calibrations: est.calibrations(),
+            chars_per_token_en: est.chars_per_token(Lang::En),
+            chars_per_token_zh: est.chars_per_token(Lang::Zh),
+        };
+        match &self.source {
+            Source::Random(ds) => info.length_mismatches = ds.mismatched(),
+            Source::File { ds, path } => {
+                info.dataset = ds.kind();
+                info.dataset_path = Some(path.clone());
+                info.entries = Some(ds.entries());
+                info.skipped_malformed = ds.skipped();
+                info.filtered_by_length = ds.filtered();
+                info.cycles = ds.cycles();
+            }
+        }
+        info
+    }
+}
+
+impl Iterator for Workload {
+    type Item = Prompt;
+
+    /// Always `Some`: see [`Workload::next_prompt`].
+    fn next(&mut self) -> Option<Prompt> {
+        Some(self.next_prompt())
+    }
+}
+
+/// Build the workload the load flags describe. Every error names the flag and its value.
+pub fn build(load: &LoadArgs) -> anyhow::Result<Workload> {
+    check_flags(load).map_err(|e| anyhow!(e))?;
+    let tokenizer = match &load.tokenizer {
+        Some(p) => Some(ExactTokenizer::load(p).map_err(|e| anyhow!(e))?),
+        None => None,
+    };
+    let counter = TokenCounter {
+        exact: tokenizer,
+        estimator: Estimator::default(),
+    };
+    let source = match (load.dataset_name, &load.dataset_path) {
+        (DatasetName::Random, _) => Source::Random(RandomDataset::new(
+            RandomConfig {
+                input_len: load.random_input_len,
+                output_len: load.random_output_len,
+                range_ratio: load.random_range_ratio,
+                prefix_len: load.random_prefix_len,
+                seed: load.seed,
+            },
+            &counter,
+        )),
+        (DatasetName::Sharegpt, Some(path)) => Source::File {
+            ds: FileDataset::sharegpt(path, load.sharegpt_output_len, load.seed, &counter)
+                .map_err(|e| anyhow!(e))?,
+            path: path.display().to_string(),
+        },
+        (DatasetName::Custom, Some(path)) => Source::File {
+            ds: FileDataset::custom(path, load.sharegpt_output_len, load.random_output_len)
+                .map_err(|e| anyhow!(e))?,
+            path: path.display().to_string(),
+        },
+        (_, None) => unreachable!("check_flags requires --dataset-path for file datasets"),
+    };
+    Ok(Workload {
+        source,
+        counter,
+        served: 0,
+    })
+}
+
+/// The cheap checks, before any file is read.
+fn check_flags(load: &LoadArgs) -> Result<(), String> {
+    let r = load.random_range_ratio;
+    if !(0.0..1.0).contains(&r) {
+        return Err(format!(
+            "--random-range-ratio '{r}' is outside [0, 1): e.g. 0.1 draws lengths within ±10%"
+        ));
+    }
+    if load.random_output_len == 0 {
+        return Err("--random-output-len '0' must be at least 1".into());
+    }
+    if load.sharegpt_output_len == Some(0) {
+        return Err("--sharegpt-output-len '0' must be at least 1".into());
+    }
+    let name = match load.dataset_name {
+        DatasetName::Random => {
+            if load.random_input_len == 0 {
+                return Err("--random-input-len '0' must be at least 1".into());
+            }
+            if let Some(p) = &load.dataset_path {
+                return Err(format!(
+                    "--dataset-path '{}' is read only by --dataset-name sharegpt or custom: \
+                     add one of them, or drop --dataset-path for random prompts",
+                    p.display()
+                ));
+            }
+            return Ok(());
+        }
+        DatasetName::Sharegpt => "sharegpt",
+        DatasetName::Custom => "custom",
+    };
+    let Some(path) = &load.dataset_path else {
+        let what = if name == "sharegpt" {
+            "a ShareGPT JSON file"
+        } else {
+            "a JSONL file with one {\"prompt\": ...} per line"
+        };
+        return Err(format!(
+            "--dataset-name {name} needs --dataset-path FILE ({what})"
+        ));
+    };
+    check_path(path)
+}
+
+fn check_path(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        Err(format!(
+            "--dataset-path '{}' is a directory: name the file itself",
+            path.display()
+        ))
+    } else if !path.exists() {
+        Err(format!(
+            "--dataset-path '{}' does not exist",
+            path.display()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// `--request-rate`: "inf" (any case) means no pacing (`None`); otherwise a positive, finite
+/// number of requests per second.
+pub fn parse_rate(s: &str) -> Result<Option<f64>, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("inf") || t.eq_ignore_ascii_case("infinity") {
+        return Ok(None);
+    }
+    match t.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(Some(r)),
+        _ => Err(format!(
+            "--request-rate '{s}' is not a rate: give requests per second (e.g. 4 or 0.5) or 'inf'"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

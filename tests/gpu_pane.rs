@@ -186,7 +186,8 @@ fn stale_remote_shows_its_age_dimmed() {
 
 #[test]
 fn sparkline_scales_and_pads() {
-    let cases: &[(&[Option<f64>], usize, Option<f64>, &str)] = &[
+    type Case<'a> = (&'a [Option<f64>], usize, Option<f64>, &'a str);
+    let cases: &[Case] = &[
         (&[Some(0.0), Some(50.0), Some(100.0)], 3, Some(100.0), "▁▅█"),
         (&[Some(10.0), None, Some(20.0)], 5, None, "  ▅ █"),
         (&[Some(1.0), Some(2.0), Some(3.0)], 2, Some(3.0), "▆█"),

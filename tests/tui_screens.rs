@@ -3,13 +3,12 @@
 
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
-use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 use std::time::Instant;
 use tokscope::snapshot::Snapshot;
 use tokscope::sysstat::ClientStat;
 use tokscope::tui::app::{App, Pane};
-use tokscope::tui::theme::{ColorSupport, Theme};
+use tokscope::tui::theme::Theme;
 use tokscope::tui::{draw, export, fixtures};
 
 /// An app with fixed client readings (the real sampler reads /proc).
@@ -53,4 +52,77 @@ screens! {
     paused: fixtures::paused();
     errors: fixtures::with_errors();
     done: fixtures::done();
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = app();
+    app.help = true;
+    insta::assert_snapshot!("help_80x24", screen(&app, &fixtures::running(), 80, 24));
+}
+
+#[test]
+fn zoomed_panes() {
+    let mut app = app();
+    for pane in Pane::ALL {
+        app.zoom = Some(pane);
+        let name = format!("zoom_{}_80x24", pane.key());
+        insta::assert_snapshot!(name, screen(&app, &fixtures::with_errors(), 80, 24));
+    }
+}
+
+#[test]
+fn a_fatal_error_gets_its_own_pane() {
+    let mut snap = fixtures::running();
+    snap.fatal = Some("the server at 'http://127.0.0.1:8000' stopped answering: connection refused (is it still running?)".into());
+    insta::assert_snapshot!("fatal_80x24", screen(&app(), &snap, 80, 24));
+}
+
+#[test]
+fn a_tiny_terminal_is_told_so() {
+    let text = screen(&app(), &fixtures::running(), 30, 8);
+    assert!(text.starts_with("terminal 30x8 is too small"), "{text}");
+}
+
+#[test]
+fn a_saturated_client_says_so_at_both_sizes() {
+    let mut app = app();
+    app.client.cpu_percent = Some(190.0);
+    for (w, h) in [(80, 24), (160, 48)] {
+        let text = screen(&app, &fixtures::running(), w, h);
+        assert!(text.contains("CPU-BOUND"), "{w}x{h}:\n{text}");
+    }
+}
+
+#[test]
+fn folding_keeps_the_essentials_at_every_size() {
+    // From the smallest usable size up: the header, the throughput and the keys are always there.
+    for (w, h) in [
+        (40, 12),
+        (60, 16),
+        (80, 24),
+        (100, 30),
+        (120, 40),
+        (200, 60),
+    ] {
+        let text = screen(&app(), &fixtures::running(), w, h);
+        assert!(text.contains("RUNNING"), "{w}x{h}:\n{text}");
+        assert!(text.contains("Throughput"), "{w}x{h}:\n{text}");
+        assert!(
+            text.lines().last().is_some_and(|l| l.contains("quit")),
+            "{w}x{h}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn narrow_screens() {
+    insta::assert_snapshot!(
+        "running_60x16",
+        screen(&app(), &fixtures::running(), 60, 16)
+    );
+    insta::assert_snapshot!(
+        "running_40x12",
+        screen(&app(), &fixtures::running(), 40, 12)
+    );
 }

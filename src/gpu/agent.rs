@@ -11,9 +11,34 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The identity labels of a row, in dcgm-exporter's spelling. MIG instances carry their
-/// parent's `gpu`/`UUID` plus `GPU_I_PROFILE` and `GPU_I_ID`.
-fn identity(g: &GpuSample, parent: Option<&GpuSample>, host: &str) -> String {
+/// Label names in dcgm-exporter's spelling, and in snake_case for our own `tokscope_*` series
+/// (which lint clean with `promtool check metrics`).
+struct LabelNames {
+    uuid: &'static str,
+    model: &'static str,
+    host: &'static str,
+    profile: &'static str,
+    gi: &'static str,
+}
+
+const DCGM: LabelNames = LabelNames {
+    uuid: "UUID",
+    model: "modelName",
+    host: "Hostname",
+    profile: "GPU_I_PROFILE",
+    gi: "GPU_I_ID",
+};
+const SNAKE: LabelNames = LabelNames {
+    uuid: "uuid",
+    model: "model_name",
+    host: "hostname",
+    profile: "gpu_i_profile",
+    gi: "gpu_i_id",
+};
+
+/// The identity labels of a row. MIG instances carry their parent's `gpu`/`UUID` plus the
+/// instance profile and GPU-instance id.
+fn identity(g: &GpuSample, parent: Option<&GpuSample>, host: &str, n: &LabelNames) -> String {
     let base = parent.unwrap_or(g);
     let prefix = match base.vendor {
         Vendor::Nvidia => "nvidia",
@@ -22,10 +47,12 @@ fn identity(g: &GpuSample, parent: Option<&GpuSample>, host: &str) -> String {
     };
     let uuid = base.uuid.clone().unwrap_or_else(|| base.key.clone());
     let mut s = format!(
-        "gpu=\"{}\",UUID=\"{}\",device=\"{prefix}{}\",modelName=\"{}\"",
+        "gpu=\"{}\",{}=\"{}\",device=\"{prefix}{}\",{}=\"{}\"",
         base.index,
+        n.uuid,
         escape_label_value(&uuid),
         base.index,
+        n.model,
         escape_label_value(&base.name)
     );
     if let DeviceKind::MigInstance {
@@ -36,12 +63,14 @@ fn identity(g: &GpuSample, parent: Option<&GpuSample>, host: &str) -> String {
     {
         let _ = write!(
             s,
-            ",GPU_I_PROFILE=\"{}\",GPU_I_ID=\"{}\"",
+            ",{}=\"{}\",{}=\"{}\"",
+            n.profile,
             escape_label_value(profile.as_deref().unwrap_or("")),
+            n.gi,
             gpu_instance_id.map(|i| i.to_string()).unwrap_or_default()
         );
     }
-    let _ = write!(s, ",Hostname=\"{}\"", escape_label_value(host));
+    let _ = write!(s, ",{}=\"{}\"", n.host, escape_label_value(host));
     s
 }
 
@@ -146,7 +175,8 @@ pub fn render_page(view: &GpuView, host: &str) -> String {
             DeviceKind::MigInstance { parent, .. } => gpus.iter().find(|p| &p.key == parent),
             _ => None,
         };
-        let l = identity(g, parent, host);
+        let l = identity(g, parent, host, &DCGM);
+        let t = identity(g, parent, host, &SNAKE);
         let used = g.memory_used_bytes.value();
         let total = g.memory_total_bytes.value();
         fams[0].push(&l, mib(used));
@@ -158,17 +188,17 @@ pub fn render_page(view: &GpuView, host: &str) -> String {
         fams[6].push(&l, g.temperature_c.value());
         fams[7].push(&l, g.sm_clock_mhz.value());
         if let Some(u) = &g.unified {
-            fams[8].push(&l, f64_of(&u.host_total_bytes));
-            fams[9].push(&l, f64_of(&u.host_used_bytes));
-            fams[10].push(&l, f64_of(&u.host_available_bytes));
-            fams[11].push(&l, f64_of(&u.swap_free_bytes));
+            fams[8].push(&t, f64_of(&u.host_total_bytes));
+            fams[9].push(&t, f64_of(&u.host_used_bytes));
+            fams[10].push(&t, f64_of(&u.host_available_bytes));
+            fams[11].push(&t, f64_of(&u.swap_free_bytes));
         }
         if let Metric::Value(ps) = &g.processes {
             let held: u64 = ps.iter().filter_map(|p| p.used_bytes).sum();
-            fams[12].push(&l, Some(held as f64));
+            fams[12].push(&t, Some(held as f64));
             for p in ps {
                 let pl = format!(
-                    "{l},pid=\"{}\",comm=\"{}\"",
+                    "{t},pid=\"{}\",comm=\"{}\"",
                     p.pid,
                     escape_label_value(p.name.as_deref().unwrap_or(""))
                 );
@@ -187,7 +217,7 @@ pub fn render_page(view: &GpuView, host: &str) -> String {
             Vendor::Unknown => "unknown",
         };
         let info = format!(
-            "{l},backend=\"{}\",vendor=\"{vendor}\",memory_type=\"{memory_type}\"",
+            "{t},backend=\"{}\",vendor=\"{vendor}\",memory_type=\"{memory_type}\"",
             g.backend.as_str()
         );
         fams[14].push(&info, Some(1.0));

@@ -75,8 +75,8 @@ pub fn render_table(r: &GpuReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:<4} {:<34} {:>19} {:>9} {:>16} {:>6} {:>8}  {}",
-        "#", "name", "memory used/total", "util", "power/limit", "temp", "SM MHz", "source"
+        "\n{:<4} {:<34} {:>19} {:>9} {:>16} {:>6} {:>8}  source",
+        "#", "name", "memory used/total", "util", "power/limit", "temp", "SM MHz"
     );
     for g in &r.gpus {
         let (idx, name) = match &g.kind {

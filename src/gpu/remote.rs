@@ -134,7 +134,11 @@ pub fn from_exposition(page: &Exposition, node: &str) -> Vec<GpuSample> {
             let id = device_id(s)?;
             if !rows.contains_key(&id) {
                 let index = s.label("gpu").and_then(|g| g.parse().ok()).unwrap_or(0);
-                let name = s.label("modelName").unwrap_or("GPU").to_string();
+                let name = s
+                    .label("modelName")
+                    .or_else(|| s.label("model_name"))
+                    .unwrap_or("GPU")
+                    .to_string();
                 let key = match &id.1 {
                     Some(gi) => format!("{node}/{}/gi{gi}", id.0),
                     None => format!("{node}/{}", id.0),
@@ -149,7 +153,10 @@ pub fn from_exposition(page: &Exposition, node: &str) -> Vec<GpuSample> {
                         parent: format!("{node}/{}", id.0),
                         gpu_instance_id: gi.parse().ok(),
                         compute_instance_id: s.label("GPU_I_CI").and_then(|c| c.parse().ok()),
-                        profile: s.label("GPU_I_PROFILE").map(str::to_string),
+                        profile: s
+                            .label("GPU_I_PROFILE")
+                            .or_else(|| s.label("gpu_i_profile"))
+                            .map(str::to_string),
                     };
                     g.utilization_pct = Metric::NotApplicable("MIG".into());
                 }
@@ -197,7 +204,7 @@ pub fn from_exposition(page: &Exposition, node: &str) -> Vec<GpuSample> {
                     pid: s.label("pid").and_then(|p| p.parse().ok()).unwrap_or(0),
                     name: s.label("comm").map(str::to_string),
                     used_bytes: Some(v as u64),
-                    gpu_instance_id: s.label("GPU_I_ID").and_then(|x| x.parse().ok()),
+                    gpu_instance_id: s.label("gpu_i_id").and_then(|x| x.parse().ok()),
                 };
                 match &mut g.processes {
                     Metric::Value(ps) => ps.push(p),
@@ -237,7 +244,8 @@ pub fn from_exposition(page: &Exposition, node: &str) -> Vec<GpuSample> {
             v.map(|x| Metric::Value(x as u64))
                 .unwrap_or(Metric::NotSupported)
         };
-        if total.is_some() || held.is_some() {
+        // Host-memory series exist only for unified-memory GPUs; `held` alone is a discrete GPU.
+        if total.is_some() {
             g.kind = DeviceKind::Unified;
             g.unified = Some(UnifiedMemory {
                 gpu_held_bytes: m(held),

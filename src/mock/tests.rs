@@ -63,9 +63,12 @@ fn json_post(client: &reqwest::Client, url: &str, body: &Value) -> reqwest::Requ
 }
 
 async fn post_sse(url: &str, body: Value) -> Sse {
-    let client = reqwest::Client::new();
+    post_sse_with(&reqwest::Client::new(), url, body).await
+}
+
+async fn post_sse_with(client: &reqwest::Client, url: &str, body: Value) -> Sse {
     let start = Instant::now();
-    let resp = match json_post(&client, url, &body).send().await {
+    let resp = match json_post(client, url, &body).send().await {
         Ok(r) => r,
         Err(e) => panic!("POST {url}: {e}"),
     };
@@ -559,6 +562,49 @@ async fn every_fault_kind_is_injected_and_counted() {
 }
 
 #[tokio::test]
+async fn whole_responses_meet_mid_stream_faults_too() {
+    for kind in [
+        FaultKind::CutStream,
+        FaultKind::Malformed,
+        FaultKind::ErrorEvent,
+    ] {
+        let mut faults = FaultRates::default();
+        match kind {
+            FaultKind::CutStream => faults.cut_stream = 1.0,
+            FaultKind::Malformed => faults.malformed = 1.0,
+            _ => faults.error_event = 1.0,
+        }
+        let s = serve(MockConfig { faults, ..fast() }).await;
+        let resp = json_post(
+            &reqwest::Client::new(),
+            &format!("{}/v1/chat/completions", s.base_url()),
+            &json!({"messages": [], "max_tokens": 3}),
+        )
+        .send()
+        .await;
+        if kind == FaultKind::CutStream {
+            // The connection drops before the head or the body is complete.
+            let failed = match resp {
+                Err(_) => true,
+                Ok(r) => r.text().await.is_err(),
+            };
+            assert!(failed, "a cut whole response must fail");
+        } else {
+            let resp = resp.unwrap_or_else(|e| panic!("POST: {e}"));
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            if kind == FaultKind::Malformed {
+                assert_eq!(status, 200);
+                assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
+            } else {
+                assert_eq!(status, 500, "{text}");
+            }
+        }
+        assert_eq!(s.faults(kind), 1, "{kind:?}");
+    }
+}
+
+#[tokio::test]
 async fn keepalive_comments_fill_a_long_prefill() {
     let s = serve(MockConfig {
         ttft: Duration::from_millis(200),
@@ -608,7 +654,8 @@ async fn a_full_batch_queues_and_shows_waiting() {
     let (Ok(a), Ok(b)) = (a, b) else {
         panic!("a request task failed")
     };
-    // a runs 100 ms + 9 gaps of 10 ms = 190 ms; b arrives at ~30 ms, waits until then, then 100 ms.
+    // a runs 100 ms + 9 gaps of 10 ms = 190 ms. b, sent ~30 ms later, would see 100 ms alone; it
+    // waits for a's slot (~160 ms) first, so its TTFT is about 260 ms.
     let first = |r: &Sse| {
         r.events
             .iter()
@@ -624,7 +671,8 @@ async fn a_full_batch_queues_and_shows_waiting() {
     assert_eq!(metric(&base, "vllm:num_requests_waiting{").await, 0.0);
 }
 
-#[tokio::test]
+// Two workers, so the client's parsing never holds up the server's timers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measured_ttft_and_itl_match_the_settings() {
     let ttft = 50.0;
     let itl = 10.0;
@@ -635,11 +683,13 @@ async fn measured_ttft_and_itl_match_the_settings() {
     })
     .await;
     let url = format!("{}/v1/chat/completions", s.base_url());
-    // Warm the connection pool-less client path once, then measure several requests.
+    // One client, warmed once, so connection setup is not part of the TTFT.
+    let client = reqwest::Client::new();
+    post_sse_with(&client, &url, chat_body(1)).await;
     let mut ttfts = Vec::new();
     let mut itls = Vec::new();
     for _ in 0..5 {
-        let r = post_sse(&url, chat_body(30)).await;
+        let r = post_sse_with(&client, &url, chat_body(30)).await;
         let times: Vec<f64> = r
             .events
             .iter()
@@ -652,13 +702,11 @@ async fn measured_ttft_and_itl_match_the_settings() {
     }
     ttfts.sort_by(f64::total_cmp);
     itls.sort_by(f64::total_cmp);
-    let (ttft_med, itl_med) = (ttfts[2], itls[2]);
-    // The client clock starts before the request is sent, so TTFT is never below the setting.
-    assert!(
-        ttft_med >= ttft - 0.5 && ttft_med <= ttft + 4.0,
-        "TTFT {ttfts:?}"
-    );
-    assert!((itl_med - itl).abs() <= 1.0, "ITL {itls:?}");
+    // Noise on a loaded machine only ever adds time, so the fastest TTFT shows the simulator's
+    // own accuracy; the client clock starts before sending, so it is never below the setting.
+    assert!(ttfts[0] >= ttft && ttfts[0] <= ttft + 2.5, "TTFT {ttfts:?}");
+    // ITL: mean gap over 29 gaps per request, median over requests.
+    assert!((itls[2] - itl).abs() <= 1.0, "ITL {itls:?}");
 }
 
 #[tokio::test]
@@ -668,4 +716,25 @@ async fn shutdown_stops_the_server() {
     assert_eq!(get_text(&url).await.0, 200);
     s.shutdown().await;
     assert!(reqwest::get(&url).await.is_err());
+}
+
+#[tokio::test]
+async fn a_taken_port_is_reported_with_a_hint() {
+    let s = serve(fast()).await;
+    let taken = MockConfig {
+        listen: s.addr().to_string(),
+        ..fast()
+    };
+    let err = start(taken)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        err,
+        format!(
+            "could not listen on '{}'; pick another address with --listen (port 0 picks a free one)",
+            s.addr()
+        )
+    );
 }

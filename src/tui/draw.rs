@@ -126,11 +126,19 @@ fn draw_panes(
         [t, l, Rect::default()]
     };
 
-    let load_w = if left.width >= 110 { 36 } else { 32 };
-    let [load_area, chart] =
-        Layout::horizontal([Constraint::Length(load_w), Constraint::Fill(1)]).areas(top);
-    load::render(frame, load_area, snap, theme);
-    throughput::render(frame, chart, app, snap, theme);
+    if left.width >= 72 {
+        let load_w = if left.width >= 110 { 36 } else { 32 };
+        let [load_area, chart] =
+            Layout::horizontal([Constraint::Length(load_w), Constraint::Fill(1)]).areas(top);
+        load::render(frame, load_area, snap, theme);
+        throughput::render(frame, chart, app, snap, theme);
+    } else {
+        // Very narrow: the load pane becomes one line above the chart.
+        let [line, chart] =
+            Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(top);
+        load::render_line(frame, line, snap, theme);
+        throughput::render(frame, chart, app, snap, theme);
+    }
     latency::render(frame, lat, snap, theme);
 
     if bottom.height > 0 {

@@ -69,13 +69,32 @@ pub fn render(
     let short = used + long > w;
     // Two spaces between keys when there is room, one when there is not.
     let gap = if short { " " } else { "  " };
-    for (k, long_label, short_label) in KEYS {
+    let item = |(k, long_label, short_label): (&str, &str, &str)| -> (String, String) {
         let mut label = if short { short_label } else { long_label };
         if k == "space" && snap.control.paused {
             label = "resume";
         }
-        spans.push(Span::styled(format!("{gap}{k}"), theme.accent()));
-        spans.push(Span::styled(format!(" {label}"), theme.dim()));
+        (format!("{gap}{k}"), format!(" {label}"))
+    };
+    let width = |(k, l): &(String, String)| k.chars().count() + l.chars().count();
+    // Help and quit always show; the others as long as they fit before them.
+    let tail: Vec<(String, String)> = KEYS[KEYS.len() - 2..].iter().map(|k| item(*k)).collect();
+    let mut room = w
+        .saturating_sub(used)
+        .saturating_sub(tail.iter().map(width).sum());
+    let mut items: Vec<(String, String)> = Vec::new();
+    for k in &KEYS[..KEYS.len() - 2] {
+        let it = item(*k);
+        if width(&it) > room {
+            break;
+        }
+        room -= width(&it);
+        items.push(it);
+    }
+    items.extend(tail);
+    for (k, l) in items {
+        spans.push(Span::styled(k, theme.accent()));
+        spans.push(Span::styled(l, theme.dim()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -139,3 +139,44 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         area,
     );
 }
+
+/// One line for narrow terminals: in flight, rate, ok and failed.
+pub fn render_line(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
+    let c = &snap.counts;
+    let cap = snap
+        .control
+        .max_concurrency
+        .map_or("∞".to_string(), |n| n.to_string());
+    let target = snap.control.request_rate.map_or("∞".to_string(), fmt::rate);
+    let rate_style = if rate_short(snap) {
+        theme.warn()
+    } else {
+        theme.accent()
+    };
+    let failed_style = if c.failed > 0 {
+        theme.error()
+    } else {
+        theme.text()
+    };
+    let line = Line::from(
+        [
+            field(
+                " in flight ",
+                format!("{}/{cap}", c.in_flight),
+                theme,
+                theme.accent(),
+            ),
+            field(
+                " · req/s ",
+                fmt::rate(snap.achieved_rate),
+                theme,
+                rate_style,
+            ),
+            vec![Span::styled(format!("/{target}"), theme.dim())],
+            field(" · ok ", fmt::count(c.ok), theme, theme.ok()),
+            field(" · failed ", fmt::count(c.failed), theme, failed_style),
+        ]
+        .concat(),
+    );
+    frame.render_widget(Paragraph::new(line), area);
+}
