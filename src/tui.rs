@@ -255,7 +255,7 @@ fn save(
             let secs = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            PathBuf::from(format!("tokscope-screen-{secs}"))
+            PathBuf::from(format!("tokscope-{secs}"))
         }
     };
     match screen_picture(app, snap, theme, now, gpu, size) {

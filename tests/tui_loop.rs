@@ -233,11 +233,7 @@ fn a_failed_save_is_reported_and_the_screen_still_saved() {
     let pictures = std::fs::read_dir(dir.path())
         .expect("list")
         .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("tokscope-screen-")
-        })
+        .filter(|e| e.file_name().to_string_lossy().starts_with("tokscope-"))
         .count();
     assert_eq!(pictures, 2);
 }

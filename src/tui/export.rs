@@ -125,9 +125,14 @@ struct Run {
     text: String,
 }
 
-/// Pixel size of one cell in the picture.
-const CELL_W: f64 = 8.4;
-const CELL_H: f64 = 18.0;
+/// Font size and the pixel size of one cell. A monospace font (DejaVu Sans Mono and its kin)
+/// advances 0.602 em and its box-drawing glyphs span 1.164 em, so a line of 1.164 em makes the
+/// borders join up.
+const FONT_PX: f64 = 15.0;
+const CELL_W: f64 = FONT_PX * 0.602;
+const CELL_H: f64 = FONT_PX * 1.164;
+/// The baseline sits at the font's ascent (0.928 em) below the top of the line.
+const BASELINE: f64 = FONT_PX * 0.928;
 
 /// The screen as an SVG picture: one rectangle per run of background colour and one `<text>`
 /// per run of same-styled characters, each stretched to its cells so columns line up whatever
@@ -145,7 +150,7 @@ pub fn to_svg(buf: &Buffer, theme: &Theme) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let _ = writeln!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.1} {h:.1}" font-family="'DejaVu Sans Mono','Menlo','Consolas',monospace" font-size="14px">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.1} {h:.1}" font-family="'DejaVu Sans Mono','Menlo','Consolas',monospace" font-size="{FONT_PX}px">"#
     );
     let _ = writeln!(
         out,
@@ -189,7 +194,7 @@ pub fn to_svg(buf: &Buffer, theme: &Theme) -> String {
             if let Some(bg) = bg {
                 let _ = writeln!(
                     out,
-                    r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{CELL_H}" fill="{}"/>"#,
+                    r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{CELL_H:.2}" fill="{}"/>"#,
                     *col as f64 * CELL_W,
                     row * CELL_H,
                     *cells as f64 * CELL_W,
@@ -233,7 +238,7 @@ pub fn to_svg(buf: &Buffer, theme: &Theme) -> String {
                 out,
                 r#"<text x="{:.1}" y="{:.1}" fill="{}" textLength="{:.1}" lengthAdjust="spacingAndGlyphs" xml:space="preserve"{attrs}>"#,
                 (col + lead_cells) as f64 * CELL_W,
-                row * CELL_H + CELL_H * 0.75,
+                row * CELL_H + BASELINE,
                 hex(*fg),
                 body_cells.max(1) as f64 * CELL_W,
             );

@@ -44,10 +44,19 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     let block = pane_block("Requests and events", Some('3'), theme);
     let inner = block.inner(area);
     let w = inner.width as usize;
-    let entries = newest(snap, inner.height as usize);
-    let mut lines = Vec::with_capacity(entries.len());
+    // One line of column heads, then the newest entries.
+    let entries = newest(snap, (inner.height as usize).saturating_sub(1));
+    let mut lines = Vec::with_capacity(entries.len() + 1);
     if entries.is_empty() {
         lines.push(Line::styled("no requests finished yet", theme.dim()));
+    } else {
+        lines.push(Line::styled(
+            format!(
+                "{:>8}  {:<7} {:>5} {:>7} {:>7}  status",
+                "at", "id", "out", "ttft", "e2e"
+            ),
+            theme.dim(),
+        ));
     }
     for e in entries {
         let line = match e {
@@ -55,7 +64,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
                 let ok = l.status == "ok";
                 let status_style = if ok { theme.ok() } else { theme.error() };
                 let head = format!(
-                    "{} #{:<6} out {:>5}  ttft {:>7}  e2e {:>7}  ",
+                    "{}  #{:<6} {:>5} {:>7} {:>7}  ",
                     seconds(l.at),
                     l.id,
                     l.output_tokens,

@@ -114,12 +114,12 @@ fn client_block(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let secs = app.client_history.len().min(spark.width as usize);
         frame.render_widget(
             Paragraph::new(Line::styled(
-                format!("CPU, last {secs} s (top = all cores)"),
+                format!("CPU, last {secs} s"),
                 theme.dim(),
             )),
             label,
         );
-        // Scale to all cores so a full bar means the client is out of CPU.
+        // Scaled to all cores: a full bar means the client is out of CPU.
         let full = c.cores.max(1) as u64 * 100;
         let n = spark.width as usize;
         let skip = app.client_history.len().saturating_sub(n);
