@@ -113,10 +113,7 @@ fn client_block(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if spark.height > 0 && !app.client_history.is_empty() {
         let secs = app.client_history.len().min(spark.width as usize);
         frame.render_widget(
-            Paragraph::new(Line::styled(
-                format!("CPU, last {secs} s"),
-                theme.dim(),
-            )),
+            Paragraph::new(Line::styled(format!("CPU, last {secs} s"), theme.dim())),
             label,
         );
         // Scaled to all cores: a full bar means the client is out of CPU.
