@@ -244,5 +244,36 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
             ms: ms(t),
         }),
     }
+    // 5. This machine's GPUs, when it has any: "did the GPU memory come back?"
+    let t = Instant::now();
+    let report = tokio::task::spawn_blocking(|| {
+        crate::gpu::command::collect(&crate::gpu::LocalConfig::from_env())
+    })
+    .await
+    .ok();
+    if let Some(r) = report.filter(|r| !r.gpus.is_empty()) {
+        let parts: Vec<String> = r
+            .gpus
+            .iter()
+            .map(|g| {
+                let mem = match (g.memory_in_use(), g.memory_capacity()) {
+                    (Some(u), Some(c)) => format!(
+                        "{} of {} in use",
+                        crate::gpu::fmt_gib(u),
+                        crate::gpu::fmt_gib(c)
+                    ),
+                    (Some(u), None) => format!("{} in use", crate::gpu::fmt_gib(u)),
+                    _ => "memory n/a".into(),
+                };
+                format!("{} {}: {mem}", g.index, g.name)
+            })
+            .collect();
+        steps.push(Step {
+            name: "gpu",
+            status: "ok",
+            detail: parts.join("; "),
+            ms: ms(t),
+        });
+    }
     Ok(steps)
 }

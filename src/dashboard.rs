@@ -148,7 +148,10 @@ struct GpuSide {
 
 impl GpuSide {
     fn new(m: &crate::gpu::GpuMonitor) -> Self {
-        let mut rx = m.subscribe();
+        Self::from_rx(m.subscribe())
+    }
+
+    fn from_rx(mut rx: tokio::sync::watch::Receiver<Arc<crate::gpu::GpuView>>) -> Self {
         let view = rx.borrow_and_update().clone();
         GpuSide { rx, view }
     }
@@ -168,11 +171,35 @@ impl crate::tui::SideView for GpuSide {
         n.clamp(1, 8) as u16
     }
     fn refresh(&mut self) -> bool {
-        if self.rx.has_changed().unwrap_or(false) {
-            self.view = self.rx.borrow_and_update().clone();
-            true
-        } else {
+        // Compare by pointer rather than `has_changed`: a sampler with no GPU publishes its
+        // final word and ends, and a closed channel reports no change any more.
+        let latest = self.rx.borrow_and_update().clone();
+        if Arc::ptr_eq(&latest, &self.view) {
             false
+        } else {
+            self.view = latest;
+            true
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::SideView;
+
+    #[test]
+    fn side_panel_takes_the_last_word_of_a_sampler_that_has_ended() {
+        let (tx, rx) = tokio::sync::watch::channel(Arc::new(crate::gpu::GpuView::default()));
+        let mut side = GpuSide::from_rx(rx);
+        assert!(!side.refresh());
+        // A machine without a GPU: the sampler publishes once and its thread ends.
+        tx.send_replace(Arc::new(crate::gpu::GpuView { nodes: Vec::new() }));
+        drop(tx);
+        assert!(
+            side.refresh(),
+            "the final view must be picked up after the sender is gone"
+        );
+        assert!(!side.refresh());
     }
 }

@@ -9,11 +9,27 @@ fn healthy_server_reports_every_step_and_exits_0() {
     let r = run(&["check", &mock.url]);
     assert_eq!(r.code, 0, "stdout {} stderr {}", r.stdout, r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert!(lines[0].starts_with("ok    health   HTTP 200"), "{}", r.stdout);
-    assert!(lines[1].starts_with("ok    models   1 model(s): tokscope-sim"), "{}", r.stdout);
-    assert!(lines[2].starts_with("ok    stream   16 tokens, TTFT "), "{}", r.stdout);
+    assert!(
+        lines[0].starts_with("ok    health   HTTP 200"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[1].starts_with("ok    models   1 model(s): tokscope-sim"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[2].starts_with("ok    stream   16 tokens, TTFT "),
+        "{}",
+        r.stdout
+    );
     assert!(lines[2].contains("usage reported"), "{}", r.stdout);
-    assert!(lines[3].starts_with("ok    metrics  vllm: running "), "{}", r.stdout);
+    assert!(
+        lines[3].starts_with("ok    metrics  vllm: running "),
+        "{}",
+        r.stdout
+    );
     assert_eq!(lines.last().copied(), Some("all good"));
 }
 
@@ -24,16 +40,29 @@ fn json_output_names_each_step() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = r.json();
     assert_eq!(v["ok"], true);
-    let names: Vec<&str> = v["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["health", "models", "stream", "metrics"]);
-    assert!(v["steps"][2]["detail"].as_str().unwrap().starts_with("4 tokens"));
+    assert!(v["steps"][2]["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("4 tokens"));
 }
 
 #[test]
 fn a_closed_port_fails_at_once_with_the_reason() {
     let r = run(&["check", "http://127.0.0.1:1", "--timeout", "5"]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("fail  health   cannot connect to http://127.0.0.1:1"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("fail  health   cannot connect to http://127.0.0.1:1"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.trim_end().ends_with("NOT OK"));
 }
 
@@ -42,12 +71,21 @@ fn an_unknown_model_and_a_failing_stream_are_failures() {
     let mock = Mock::start(&["--ttft-ms", "5", "--itl-ms", "1"]);
     let r = run(&["check", &mock.url, "--model", "other"]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("fail  models   'other' is not served; the server has: tokscope-sim"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("fail  models   'other' is not served; the server has: tokscope-sim"),
+        "{}",
+        r.stdout
+    );
 
     let broken = Mock::start(&["--ttft-ms", "5", "--itl-ms", "1", "--fail-500", "1"]);
     let r = run(&["check", &broken.url]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("fail  stream   http_status: HTTP 500"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("fail  stream   http_status: HTTP 500"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -58,5 +96,9 @@ fn credentials_are_used_and_a_refusal_is_reported() {
     let bad = run(&["check", &mock.url, "--api-key", "wrong"]);
     assert_eq!(bad.code, 1);
     assert!(bad.stdout.contains("HTTP 401"), "{}", bad.stdout);
-    assert!(!bad.stdout.contains("wrong"), "the key must never be printed: {}", bad.stdout);
+    assert!(
+        !bad.stdout.contains("wrong"),
+        "the key must never be printed: {}",
+        bad.stdout
+    );
 }

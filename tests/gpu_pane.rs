@@ -197,3 +197,27 @@ fn sparkline_scales_and_pads() {
         assert_eq!(gpu_pane::sparkline(vals, *w, *max), *want, "{vals:?}");
     }
 }
+
+#[test]
+fn a_one_line_strip_shows_the_gpu_not_a_border() {
+    // The 80x24 fold gives the panel a strip of one line per GPU: no room for a box.
+    let now = Instant::now();
+    let view = GpuView {
+        nodes: vec![node("local", false, now, vec![vec![h100(300.0)]])],
+    };
+    let lines = draw(&view, 80, 1, now);
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].contains("H100"), "{lines:?}");
+    assert!(
+        !lines[0].contains('┌') && !lines[0].contains('─'),
+        "{lines:?}"
+    );
+
+    let mut none = (*node("vm", false, now, vec![])).clone();
+    none.status = NodeStatus::NoGpu;
+    let view = GpuView {
+        nodes: vec![Arc::new(none)],
+    };
+    let lines = draw(&view, 80, 1, now);
+    assert!(lines[0].starts_with("vm no GPU"), "{lines:?}");
+}

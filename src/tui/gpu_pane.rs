@@ -18,6 +18,13 @@ const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'
 
 /// Draw the panel into `area`. `now` decides which remote rows are stale.
 pub fn render(frame: &mut Frame, area: Rect, gpus: &GpuView, theme: &Theme, now: Instant) {
+    // A strip too short for a box (the 80x24 fold): one compact line per GPU, no border.
+    if area.height < 4 {
+        let mut full = lines(gpus, theme, now, area.width as usize, true);
+        full.truncate(area.height as usize);
+        frame.render_widget(Paragraph::new(full), area);
+        return;
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border(false))
