@@ -28,15 +28,8 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
 }
 
 pub fn run(args: BenchArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = crate::runtime() else {
+        return std::process::ExitCode::FAILURE;
     };
     match rt.block_on(run_async(args)) {
         Ok(code) => code,
@@ -115,16 +108,8 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     };
     if save {
-        match crate::result::write_json(&paths.json, &result) {
-            Ok(()) => eprintln!(
-                "result: {} (per request: {})",
-                paths.json.display(),
-                paths.jsonl.display()
-            ),
-            Err(e) => {
-                eprintln!("error: {e:#}; the summary above is complete, the result file is not");
-                code = ExitCode::FAILURE;
-            }
+        if !crate::result::write_and_report(&paths, &result) {
+            code = ExitCode::FAILURE;
         }
     }
     if let Some(e) = &outcome.jsonl_error {

@@ -22,15 +22,8 @@ pub struct Step {
 }
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = crate::runtime() else {
+        return std::process::ExitCode::FAILURE;
     };
     match rt.block_on(check(&args)) {
         Ok(steps) => {

@@ -33,15 +33,8 @@ pub fn demo_mock_config() -> crate::mock::MockConfig {
 }
 
 pub fn run(args: DashboardArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = crate::runtime() else {
+        return std::process::ExitCode::FAILURE;
     };
     match run_inner(&rt, args) {
         Ok(code) => code,
@@ -122,16 +115,8 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     let extra = crate::bench::gpu_sections(gpu_stats.as_ref(), out_tokens);
     print!("{}", render_table(&summary, &snap, &extra));
     let mut code = ExitCode::SUCCESS;
-    match crate::result::write_json(&paths.json, &result) {
-        Ok(()) => eprintln!(
-            "result: {} (per request: {})",
-            paths.json.display(),
-            paths.jsonl.display()
-        ),
-        Err(e) => {
-            eprintln!("error: {e:#}; the summary above is complete, the result file is not");
-            code = ExitCode::FAILURE;
-        }
+    if !crate::result::write_and_report(&paths, &result) {
+        code = ExitCode::FAILURE;
     }
     if let Err(e) = ui {
         eprintln!("error: the dashboard failed: {e:#}");

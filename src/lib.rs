@@ -44,21 +44,28 @@ pub fn run_cli() -> std::process::ExitCode {
     }
 }
 
+/// The async runtime every command runs on; `None` (after saying why) if it cannot start.
+pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
 /// Run an async command on a multi-threaded runtime; errors become a one-line message.
 fn with_runtime<F, Fut>(f: F) -> std::process::ExitCode
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+    let Some(rt) = crate::runtime() else {
+        return std::process::ExitCode::FAILURE;
     };
     match rt.block_on(f()) {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -189,6 +189,25 @@ pub fn write_json(path: &Path, value: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Write the result at the end of a run and say where it went (stderr). Returns false when
+/// the file could not be written; the summary already printed is complete either way.
+pub fn write_and_report(paths: &ResultPaths, value: &Value) -> bool {
+    match write_json(&paths.json, value) {
+        Ok(()) => {
+            eprintln!(
+                "result: {} (per request: {})",
+                paths.json.display(),
+                paths.jsonl.display()
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}; the summary above is complete, the result file is not");
+            false
+        }
+    }
+}
+
 /// Where this run's files go: the result JSON and the per-request JSONL log beside it.
 #[derive(Debug, Clone)]
 pub struct ResultPaths {
