@@ -107,10 +107,8 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     };
-    if save {
-        if !crate::result::write_and_report(&paths, &result) {
-            code = ExitCode::FAILURE;
-        }
+    if save && !crate::result::write_and_report(&paths, &result) {
+        code = ExitCode::FAILURE;
     }
     if let Some(e) = &outcome.jsonl_error {
         eprintln!("warning: {e}");

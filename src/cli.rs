@@ -115,12 +115,17 @@ pub struct LoadArgs {
     /// Ask the server to ignore EOS so every request generates the full output length.
     #[arg(long)]
     pub ignore_eos: bool,
-    #[arg(long)]
+    #[arg(allow_negative_numbers = true, long)]
     pub temperature: Option<f64>,
     #[arg(long)]
     pub top_p: Option<f64>,
     /// Per-request timeout in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        default_value_t = 600.0
+    )]
     pub timeout: f64,
     /// Skip the probe request that checks endpoint, model and credentials before the run.
     #[arg(long)]
@@ -133,16 +138,21 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N")]
     pub max_concurrency: Option<u32>,
     /// Open loop: requests per second ('inf' = all at once, capped by --max-concurrency).
-    #[arg(long, value_name = "R", default_value = "inf")]
+    #[arg(
+        long,
+        value_name = "R",
+        default_value = "inf",
+        allow_hyphen_values = true
+    )]
     pub request_rate: String,
     /// Gamma shape of inter-arrival times: 1 = Poisson, larger = more regular.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1.0)]
     pub burstiness: f64,
     /// Number of timed requests.
     #[arg(long, value_name = "N")]
     pub num_prompts: Option<u64>,
     /// Stop sending after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(allow_negative_numbers = true, long, value_name = "SECONDS")]
     pub duration: Option<f64>,
     /// Requests sent before the timed run and kept out of the statistics.
     #[arg(long, default_value_t = 0)]
@@ -158,7 +168,7 @@ pub struct LoadArgs {
     pub random_input_len: u32,
     #[arg(long, default_value_t = 128)]
     pub random_output_len: u32,
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.0)]
     pub random_range_ratio: f64,
     #[arg(long, default_value_t = 0)]
     pub random_prefix_len: u32,
@@ -197,7 +207,12 @@ pub struct LoadArgs {
     pub label: Option<String>,
 
     /// GPU sampling interval in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1.0
+    )]
     pub gpu_interval: f64,
     /// Remote GPU telemetry: a Prometheus /metrics URL of `tokscope agent` or dcgm-exporter,
     /// optionally NAME=URL (repeatable).

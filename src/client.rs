@@ -185,6 +185,18 @@ impl Client {
             for (k, v) in extra {
                 m.insert(k.clone(), v.clone());
             }
+            // An output limit set through --extra-body applies under both names, so servers
+            // that read only one of them cannot disagree.
+            if self.config.is_chat() {
+                let limit = extra
+                    .get("max_completion_tokens")
+                    .or_else(|| extra.get("max_tokens"))
+                    .cloned();
+                if let Some(l) = limit {
+                    m.insert("max_tokens".into(), l.clone());
+                    m.insert("max_completion_tokens".into(), l);
+                }
+            }
         }
         serde_json::to_vec(&Value::Object(m)).unwrap_or_default()
     }
@@ -664,6 +676,17 @@ mod tests {
         assert_eq!(v["chat_template_kwargs"]["enable_thinking"], false);
         assert_eq!(v["temperature"], 0.5);
         assert_eq!(v["top_k"], 3);
+        let mut cfg = ClientConfig::new("http://h", "/v1/chat/completions", "m");
+        cfg.extra_body = serde_json::from_str(r#"{"max_tokens":3}"#).ok();
+        let c2 = Client::new(cfg).unwrap();
+        let v2: Value = serde_json::from_slice(&c2.body("hi", 7)).unwrap();
+        assert_eq!(
+            (
+                v2["max_tokens"].clone(),
+                v2["max_completion_tokens"].clone()
+            ),
+            (json!(3), json!(3))
+        );
         assert_eq!(c.url, "http://127.0.0.1:1/v1/chat/completions");
     }
 

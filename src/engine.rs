@@ -10,7 +10,7 @@ use crate::client::{Client, RequestSpec};
 use crate::record::{RequestEvent, TokenSource};
 use crate::snapshot::{Control, RunState};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
@@ -141,9 +141,6 @@ struct Ctx {
     client: Arc<Client>,
     events: mpsc::UnboundedSender<RequestEvent>,
     limiter: Arc<Limiter>,
-    /// Set when queued-but-unsent arrivals must not be sent any more (duration over, stop).
-    closed: Arc<AtomicBool>,
-    waiting: Arc<AtomicU64>,
 }
 
 /// Run the load until the prompt count or duration is reached, or a `Stop` arrives.
@@ -160,8 +157,6 @@ pub async fn run(
         client,
         events: events.clone(),
         limiter: Limiter::new(control.max_concurrency),
-        closed: Arc::new(AtomicBool::new(false)),
-        waiting: Arc::new(AtomicU64::new(0)),
     };
     let mut next_id = 0u64;
     let mut commands_open = true;
@@ -181,7 +176,7 @@ pub async fn run(
                 Duration::ZERO,
                 job,
                 origin,
-                Some(slot),
+                slot,
             ));
             next_id += 1;
         }
@@ -206,15 +201,22 @@ pub async fn run(
         None => None,
     };
     let at = |now: Instant| now.saturating_duration_since(origin);
+    // Open loop: arrivals that are due but wait for a concurrency slot, as their scheduled
+    // offsets (16 bytes each; the prompt is built only when the request is sent), oldest first.
+    let mut backlog: VecDeque<Duration> = VecDeque::new();
+    let mut arrived = 0u64;
+    let mut dropped = 0u64;
 
     loop {
-        if cfg.num_prompts.is_some_and(|n| sent >= n) {
+        let open_loop = control.request_rate.is_some();
+        // --num-prompts counts arrivals in the open loop (queued ones are still sent), sends
+        // in the closed loop.
+        let counted = if open_loop { arrived } else { sent };
+        let limit_reached =
+            cfg.num_prompts.is_some_and(|n| counted >= n) || (open_loop && next_due.is_none());
+        if limit_reached && backlog.is_empty() {
             break;
         }
-        if control.request_rate.is_some() && next_due.is_none() {
-            break; // the schedule ran out
-        }
-        let open_loop = control.request_rate.is_some();
         let due_at = next_due.map(|d| origin + shift + d);
         tokio::select! {
             biased;
@@ -284,32 +286,47 @@ pub async fn run(
                     in_flight.remove(&id);
                 }
             }
-            // Open loop: an arrival is due; it waits for a slot in its own task.
-            _ = sleep_until_opt(due_at), if open_loop && !control.paused && due_at.is_some() => {
-                let job = prompts.next_job();
-                let scheduled = next_due.unwrap_or_default() + shift;
-                in_flight.insert(next_id);
-                set.spawn(send_one(&ctx, next_id, false, scheduled, job, origin, None));
-                next_id += 1;
-                sent += 1;
+            // Open loop: an arrival is due; it joins the backlog until a slot frees.
+            _ = sleep_until_opt(due_at), if open_loop && !limit_reached && !control.paused && due_at.is_some() => {
+                if backlog.len() < MAX_BACKLOG {
+                    backlog.push_back(next_due.unwrap_or_default() + shift);
+                } else {
+                    dropped += 1;
+                }
+                arrived += 1;
                 next_due = arrivals.next_offset();
+                let _ = events.send(RequestEvent::Queued { waiting: backlog.len() as u64 });
             }
-            // Closed loop: a slot is free.
-            slot = ctx.limiter.acquire(), if !open_loop && !control.paused => {
+            // A slot is free: the oldest waiting arrival goes (open loop), else a new request
+            // (closed loop).
+            slot = ctx.limiter.acquire(), if !control.paused && (!backlog.is_empty() || (!open_loop && !limit_reached)) => {
+                let scheduled = match backlog.pop_front() {
+                    Some(s) => {
+                        let _ = events.send(RequestEvent::Queued { waiting: backlog.len() as u64 });
+                        s
+                    }
+                    None => at(Instant::now()),
+                };
                 let job = prompts.next_job();
                 in_flight.insert(next_id);
-                set.spawn(send_one(&ctx, next_id, false, at(Instant::now()), job, origin, Some(slot)));
+                set.spawn(send_one(&ctx, next_id, false, scheduled, job, origin, slot));
                 next_id += 1;
                 sent += 1;
             }
         }
     }
 
-    // No more sends. Arrivals still waiting for a slot are dropped when the run was cut short.
-    let cut_short = interrupted || deadline.is_some_and(|d| Instant::now() >= d);
-    if cut_short {
-        ctx.closed.store(true, Ordering::SeqCst);
-        ctx.limiter.update(|_| {});
+    // No more sends. Arrivals still waiting for a slot when the run was cut short are not sent;
+    // say how many, since it means the client (or the server) could not keep the rate.
+    let unsent = backlog.len() as u64 + dropped;
+    if unsent > 0 {
+        let _ = events.send(RequestEvent::Queued { waiting: 0 });
+        let _ = events.send(RequestEvent::Timeline {
+            at: at(Instant::now()),
+            what: format!(
+                "{unsent} arrivals were due but never sent: no concurrency slot came free in time"
+            ),
+        });
     }
     let _ = events.send(RequestEvent::SendingDone { interrupted });
     if interrupted {
@@ -385,7 +402,14 @@ fn describe_change(a: &Control, b: &Control) -> String {
     parts.join(", ")
 }
 
-/// One request's task: wait for a slot (open loop), send, report. Returns the request id.
+/// Arrivals kept waiting for a slot at most; beyond this they are counted, not kept.
+const MAX_BACKLOG: usize = 1_000_000;
+
+/// How long a slot stays taken after a refused connection, so a dead server is not hammered
+/// in a tight loop (and the log does not fill the disk) while it is down.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(250);
+
+/// One request's task: send, report, release the slot. Returns the request id.
 fn send_one(
     ctx: &Ctx,
     id: u64,
@@ -393,28 +417,12 @@ fn send_one(
     scheduled_at: Duration,
     job: Job,
     origin: Instant,
-    slot: Option<Slot>,
+    slot: Slot,
 ) -> impl std::future::Future<Output = u64> + Send + 'static {
     let client = ctx.client.clone();
     let events = ctx.events.clone();
-    let limiter = ctx.limiter.clone();
-    let closed = ctx.closed.clone();
-    let waiting = ctx.waiting.clone();
     async move {
-        let _slot = match slot {
-            Some(s) => s,
-            None => {
-                let n = waiting.fetch_add(1, Ordering::SeqCst) + 1;
-                let _ = events.send(RequestEvent::Queued { waiting: n });
-                let s = limiter.acquire().await;
-                let n = waiting.fetch_sub(1, Ordering::SeqCst) - 1;
-                let _ = events.send(RequestEvent::Queued { waiting: n });
-                s
-            }
-        };
-        if closed.load(Ordering::SeqCst) {
-            return id;
-        }
+        let _slot = slot;
         let spec = RequestSpec {
             id,
             warmup,
@@ -425,7 +433,14 @@ fn send_one(
             prompt_source: job.prompt_source,
         };
         let rec = client.run(&spec, origin, Some(&events)).await;
+        let refused = rec
+            .error
+            .as_ref()
+            .is_some_and(|e| e.kind == crate::record::ErrorKind::Connect);
         let _ = events.send(RequestEvent::Finished(Box::new(rec)));
+        if refused {
+            tokio::time::sleep(CONNECT_BACKOFF).await;
+        }
         id
     }
 }

@@ -443,22 +443,24 @@ impl Recorder {
     }
 
     fn record_latencies(&mut self, rec: &RequestRecord, done_sec: u32) {
-        let us = |d: Duration| d.as_micros().min(u32::MAX as u128) as u32;
+        // Whole-run figures keep full u64 microseconds; the recent window (display) saturates.
+        let us64 = |d: Duration| d.as_micros().min(u64::MAX as u128) as u64;
+        let us = |d: Duration| us64(d).min(u32::MAX as u64) as u32;
         let b = self.series.bucket_mut(done_sec as usize);
         if let Some(t) = rec.ttft {
-            b.ttft_sum_us += us(t) as u64;
+            b.ttft_sum_us += us64(t);
             b.ttft_n += 1;
         }
         if let Some(t) = rec.ttfo {
-            b.ttfo_sum_us += us(t) as u64;
+            b.ttfo_sum_us += us64(t);
             b.ttfo_n += 1;
         }
         let tpot = rec.tpot();
         if let Some(t) = tpot {
-            b.tpot_sum_us += us(t) as u64;
+            b.tpot_sum_us += us64(t);
             b.tpot_n += 1;
         }
-        b.e2e_sum_us += us(rec.e2e) as u64;
+        b.e2e_sum_us += us64(rec.e2e);
         b.e2e_n += 1;
         for &i in &rec.itl_us {
             b.itl_sum_us += i as u64;
@@ -466,25 +468,25 @@ impl Recorder {
         b.itl_n += rec.itl_us.len() as u32;
 
         if let Some(t) = rec.ttft {
-            self.whole.ttft.record(us(t) as u64);
+            self.whole.ttft.record(us64(t));
             self.recent.ttft.push(done_sec, us(t));
         }
         if let Some(t) = rec.ttfo {
-            self.whole.ttfo.record(us(t) as u64);
+            self.whole.ttfo.record(us64(t));
             self.recent.ttfo.push(done_sec, us(t));
         }
         if let Some(t) = tpot {
-            self.whole.tpot.record(us(t) as u64);
+            self.whole.tpot.record(us64(t));
             self.recent.tpot.push(done_sec, us(t));
         }
         for &i in &rec.itl_us {
             self.whole.itl.record(i as u64);
             self.recent.itl.push(done_sec, i);
         }
-        self.whole.e2el.record(us(rec.e2e) as u64);
+        self.whole.e2el.record(us64(rec.e2e));
         self.recent.e2el.push(done_sec, us(rec.e2e));
         let q = rec.queue_time();
-        self.whole.queue.record(us(q) as u64);
+        self.whole.queue.record(us64(q));
         self.recent.queue.push(done_sec, us(q));
 
         if !self.cfg.goodput.is_empty() {

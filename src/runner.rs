@@ -92,6 +92,43 @@ fn parse_json_object(
     }
 }
 
+/// Find out before the run, not after it, that the result cannot be written.
+pub fn check_writable(paths: &ResultPaths) -> anyhow::Result<()> {
+    if let Some(dir) = paths.json.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            bad(format!(
+                "--result-dir: cannot create '{}': {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    let probe = paths.json.with_extension("json.partial");
+    std::fs::write(&probe, b"")
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            bad(format!(
+                "cannot write the result file '{}': {e}",
+                paths.json.display()
+            ))
+        })
+}
+
+/// A positive, finite number of seconds that fits a `Duration`.
+fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
+    if !(v > 0.0) {
+        return Err(bad(format!(
+            "{flag}: '{v}' must be a positive number of seconds"
+        )));
+    }
+    // Anything past a year is a typo, and huge values would overflow the clock arithmetic.
+    if v > 366.0 * 86400.0 || !v.is_finite() {
+        return Err(bad(format!(
+            "{flag}: '{v}' seconds is more than a year; give a smaller value"
+        )));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
 /// Parse `--request-rate` ("inf" or a positive number).
 pub fn parse_rate(s: &str) -> anyhow::Result<Option<f64>> {
     let t = s.trim().to_ascii_lowercase();
@@ -100,6 +137,9 @@ pub fn parse_rate(s: &str) -> anyhow::Result<Option<f64>> {
     }
     match t.parse::<f64>() {
         Ok(r) if r.is_infinite() && r > 0.0 => Ok(None),
+        Ok(r) if r > 1e6 && r.is_finite() => Err(bad(format!(
+            "--request-rate: '{s}' requests per second is beyond any server; use 'inf' to send as fast as possible"
+        ))),
         Ok(r) if r > 0.0 && r.is_finite() => Ok(Some(r)),
         _ => Err(bad(format!(
             "--request-rate: '{s}' is not a positive number or 'inf'"
@@ -135,12 +175,7 @@ pub async fn prepare(
     let headers = parse_headers(&load.headers).map_err(bad)?;
     let extra_body = parse_json_object("--extra-body", &load.extra_body)?;
     let template_kwargs = parse_json_object("--chat-template-kwargs", &load.chat_template_kwargs)?;
-    if !(load.timeout > 0.0 && load.timeout.is_finite()) {
-        return Err(bad(format!(
-            "--timeout: '{}' must be a positive number of seconds",
-            load.timeout
-        )));
-    }
+    let timeout = seconds("--timeout", load.timeout)?;
     if load.max_concurrency == Some(0) {
         return Err(bad(
             "--max-concurrency: '0' would never send anything; use 1 or more",
@@ -152,21 +187,17 @@ pub async fn prepare(
             load.burstiness
         )));
     }
-    let duration = match load.duration {
-        Some(d) if !(d > 0.0 && d.is_finite()) => {
-            return Err(bad(format!(
-                "--duration: '{d}' must be a positive number of seconds"
-            )))
-        }
-        Some(d) => Some(Duration::from_secs_f64(d)),
-        None => None,
+    let duration = load
+        .duration
+        .map(|d| seconds("--duration", d))
+        .transpose()?;
+    seconds("--gpu-interval", load.gpu_interval)?;
+    crate::gpu::MonitorConfig::from_load_args(load).map_err(bad)?;
+    let endpoint = if load.endpoint.starts_with('/') {
+        load.endpoint.clone()
+    } else {
+        format!("/{}", load.endpoint)
     };
-    if !(load.gpu_interval > 0.0 && load.gpu_interval.is_finite()) {
-        return Err(bad(format!(
-            "--gpu-interval: '{}' must be a positive number of seconds",
-            load.gpu_interval
-        )));
-    }
     let metadata = load
         .metadata
         .iter()
@@ -194,7 +225,8 @@ pub async fn prepare(
     }
 
     // The model: --model, or the server's first.
-    let http = crate::client::http_client(&headers, load.api_key.as_deref())?;
+    let http = crate::client::http_client(&headers, load.api_key.as_deref())
+        .map_err(|e| bad(format!("{e:#}")))?;
     let model = match &load.model {
         Some(m) => m.clone(),
         None => {
@@ -216,7 +248,7 @@ pub async fn prepare(
         .served_model_name
         .clone()
         .unwrap_or_else(|| model.clone());
-    let mut ccfg = ClientConfig::new(base_url, &load.endpoint, &sent_model);
+    let mut ccfg = ClientConfig::new(base_url, &endpoint, &sent_model);
     ccfg.headers = headers;
     ccfg.api_key = load.api_key.clone();
     ccfg.extra_body = extra_body;
@@ -225,8 +257,8 @@ pub async fn prepare(
     ccfg.temperature = load.temperature;
     ccfg.top_p = load.top_p;
     ccfg.include_usage = !load.no_stream_usage;
-    ccfg.timeout = Duration::from_secs_f64(load.timeout);
-    let client = Arc::new(Client::new(ccfg)?);
+    ccfg.timeout = timeout;
+    let client = Arc::new(Client::new(ccfg).map_err(|e| bad(format!("{e:#}")))?);
 
     let mut workload = crate::workload::build(load).map_err(|e| bad(format!("{e:#}")))?;
     let arrivals = crate::workload::arrival::ArrivalSchedule::from_load(
@@ -266,14 +298,7 @@ pub async fn prepare(
                     break;
                 }
                 Some(err) if attempt < 3 && is_transient(err) => continue,
-                Some(err) => {
-                    return Err(bad(probe_failure(
-                        base_url,
-                        &load.endpoint,
-                        &sent_model,
-                        err,
-                    )))
-                }
+                Some(err) => return Err(bad(probe_failure(base_url, &endpoint, &sent_model, err))),
             }
         }
     }
@@ -281,7 +306,7 @@ pub async fn prepare(
     let info = RunInfo {
         base_url: base_url.to_string(),
         model: model.clone(),
-        endpoint: load.endpoint.clone(),
+        endpoint: endpoint.clone(),
         simulated,
         dataset: format!("{:?}", load.dataset_name).to_ascii_lowercase(),
         input_len: (load.dataset_name == crate::cli::DatasetName::Random)

@@ -16,7 +16,7 @@ pub const EXACT_CAP: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct Distribution {
     hist: Histogram<u64>,
-    exact: Vec<u32>,
+    exact: Vec<u64>,
     overflowed: bool,
     n: u64,
     mean: f64,
@@ -58,7 +58,7 @@ impl Distribution {
         let _ = self.hist.record(v);
         if !self.overflowed {
             if self.exact.len() < EXACT_CAP {
-                self.exact.push(us.min(u32::MAX as u64) as u32);
+                self.exact.push(us);
             } else {
                 self.overflowed = true;
                 self.exact = Vec::new();
@@ -115,7 +115,7 @@ impl Distribution {
 }
 
 /// numpy's default percentile ("linear"): rank = p/100 * (n-1), interpolate between neighbours.
-pub fn interpolate(sorted: &[u32], p: f64) -> f64 {
+pub fn interpolate(sorted: &[u64], p: f64) -> f64 {
     match sorted.len() {
         0 => 0.0,
         1 => sorted[0] as f64,
@@ -138,6 +138,7 @@ pub fn summarize_slice(values: &mut [u32], percentiles: &[f64]) -> Dist {
         };
     }
     values.sort_unstable();
+    let wide: Vec<u64> = values.iter().map(|&v| v as u64).collect();
     let n = values.len() as f64;
     let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
     let var = values
@@ -150,12 +151,12 @@ pub fn summarize_slice(values: &mut [u32], percentiles: &[f64]) -> Dist {
         count: values.len() as u64,
         mean: ms(mean),
         std: ms(var.sqrt()),
-        median: ms(interpolate(values, 50.0)),
+        median: ms(interpolate(&wide, 50.0)),
         min: ms(values[0] as f64),
         max: ms(values[values.len() - 1] as f64),
         percentiles: percentiles
             .iter()
-            .map(|&p| (p, ms(interpolate(values, p))))
+            .map(|&p| (p, ms(interpolate(&wide, p))))
             .collect(),
     }
 }
@@ -220,6 +221,16 @@ mod tests {
         let d = Distribution::new().summarize(&[50.0, 99.0], true);
         assert_eq!(d.count, 0);
         assert_eq!(d.percentiles, vec![(50.0, 0.0), (99.0, 0.0)]);
+    }
+
+    #[test]
+    fn values_past_71_minutes_are_not_clipped() {
+        let mut d = Distribution::new();
+        let two_hours_us = 7_200_000_000u64;
+        d.record(two_hours_us);
+        let s = d.summarize(&[50.0], true);
+        assert_eq!(s.median, 7_200_000.0);
+        assert_eq!(s.max, 7_200_000.0);
     }
 
     #[test]

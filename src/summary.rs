@@ -217,6 +217,20 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
     if s.counts.reasoning_chunks > 0 {
         line(&mut out, "Reasoning chunks:", s.counts.reasoning_chunks);
     }
+    if sum.request_rate.is_some() && sum.max_concurrency.is_some() && s.whole.queue.count > 0 {
+        // The wait for a concurrency slot after the scheduled arrival (vLLM's client queue).
+        header_plain(&mut out, "Client queue");
+        line(
+            &mut out,
+            "Mean client queue (ms):",
+            format!("{:.2}", s.whole.queue.mean),
+        );
+        let p99 = s.whole.queue.p(99.0).unwrap_or(s.whole.queue.max);
+        line(&mut out, "P99 client queue (ms):", format!("{p99:.2}"));
+    }
+    for t in s.timeline.iter().filter(|t| t.what.contains("never sent")) {
+        let _ = writeln!(out, "NOTE: {}", t.what);
+    }
     if !s.errors.is_empty() {
         header_plain(&mut out, "Errors");
         for e in &s.errors {

@@ -471,3 +471,59 @@ fn a_server_that_dies_mid_run_gives_a_result_with_failures_not_a_crash() {
     assert!(ok > 0 && failed > 0, "ok {ok} failed {failed}");
     assert_eq!(ok + failed, 300);
 }
+
+#[test]
+fn a_rate_the_server_cannot_keep_is_reported_not_hidden() {
+    let mock = Mock::start(&["--ttft-ms", "40", "--itl-ms", "1", "--slowdown", "0"]);
+    let r = run(&[
+        "bench",
+        &mock.url,
+        "--request-rate",
+        "200",
+        "--burstiness",
+        "1000",
+        "--max-concurrency",
+        "1",
+        "--duration",
+        "2",
+        "--random-output-len",
+        "2",
+    ]);
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    assert!(r.stdout.contains("Mean client queue (ms):"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("arrivals were due but never sent"),
+        "{}",
+        r.stdout
+    );
+    // One slot and ~41 ms a request: about 50 sent in 2 s, far from the 400 that arrived.
+    let ok: u64 = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Successful requests:"))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap();
+    assert!((20..=60).contains(&ok), "completed {ok}\n{}", r.stdout);
+}
+
+#[test]
+fn a_dead_server_is_not_hammered() {
+    // Nothing listens on this port: every connection is refused at once.
+    let r = run(&[
+        "bench",
+        "http://127.0.0.1:9",
+        "--model",
+        "m",
+        "--no-probe",
+        "--duration",
+        "1",
+        "--max-concurrency",
+        "2",
+        "--json",
+    ]);
+    let v = r.json();
+    let failed = v["failed"].as_u64().unwrap();
+    // Two slots, each held 250 ms after a refusal: about 8 attempts, never thousands.
+    assert!((2..=20).contains(&failed), "failed {failed}");
+    assert_eq!(r.code, 1, "every request failed: exit 1");
+}
