@@ -41,7 +41,9 @@ pub use draw::draw;
 /// Something that draws telemetry into the side panel (the GPU view implements it).
 ///
 /// `render` gets the area to fill: in the column layout a tall area (draw your own block), on
-/// narrow terminals a strip of exactly `compact_lines()` lines (one line per device, no block).
+/// narrow terminals a strip of exactly `compact_lines()` lines, one line per device. A view that
+/// frames itself with a block there is drawn off screen with room for the block and only its
+/// inside is kept, so the same `render` serves both.
 pub trait SideView: Send {
     fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme);
     /// Lines wanted in the narrow layout: one per device.
