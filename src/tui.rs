@@ -18,6 +18,7 @@ pub mod latency;
 pub mod load;
 pub mod log;
 pub mod side;
+pub mod stderr_capture;
 pub mod theme;
 pub mod throughput;
 
@@ -321,6 +322,9 @@ fn restore_terminal() {
             terminal::LeaveAlternateScreen,
             cursor::Show
         );
+        // After leaving the alternate screen, so what others wrote shows on the normal one
+        // (and a panic message that follows goes to the terminal again).
+        stderr_capture::stop();
     }
 }
 
@@ -340,6 +344,8 @@ impl TerminalGuard {
             }));
         });
         ACTIVE.store(true, Ordering::SeqCst);
+        // Libraries that print to stderr (GPU runtimes do) would smear the screen.
+        stderr_capture::start();
         let setup = || -> std::io::Result<Terminal<CrosstermBackend<std::io::Stdout>>> {
             terminal::enable_raw_mode()?;
             execute!(
