@@ -19,6 +19,7 @@ pub mod latency;
 pub mod load;
 pub mod log;
 pub mod side;
+pub mod stderr_capture;
 pub mod theme;
 pub mod throughput;
 
@@ -42,7 +43,9 @@ pub use draw::draw;
 /// Something that draws telemetry into the side panel (the GPU view implements it).
 ///
 /// `render` gets the area to fill: in the column layout a tall area (draw your own block), on
-/// narrow terminals a strip of exactly `compact_lines()` lines (one line per device, no block).
+/// narrow terminals a strip of exactly `compact_lines()` lines, one line per device. A view that
+/// frames itself with a block there is drawn off screen with room for the block and only its
+/// inside is kept, so the same `render` serves both.
 pub trait SideView: Send {
     fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme);
     /// Lines wanted in the narrow layout: one per device.
@@ -320,6 +323,9 @@ fn restore_terminal() {
             terminal::LeaveAlternateScreen,
             cursor::Show
         );
+        // After leaving the alternate screen, so what others wrote shows on the normal one
+        // (and a panic message that follows goes to the terminal again).
+        stderr_capture::stop();
     }
 }
 
@@ -339,6 +345,8 @@ impl TerminalGuard {
             }));
         });
         ACTIVE.store(true, Ordering::SeqCst);
+        // Libraries that print to stderr (GPU runtimes do) would smear the screen.
+        stderr_capture::start();
         let setup = || -> std::io::Result<Terminal<CrosstermBackend<std::io::Stdout>>> {
             terminal::enable_raw_mode()?;
             execute!(

@@ -46,8 +46,10 @@ fail() {
     screen | sed 's/^/    /'
     echo "----------------"
 }
-screen() { "${T[@]}" capture-pane -p -t t 2>/dev/null; }
-fmt() { "${T[@]}" display-message -p -t t "$1" 2>/dev/null; }
+TGT=""   # the current session; each scenario gets a fresh one
+screen() { "${T[@]}" capture-pane -p -t "$TGT" 2>/dev/null; }
+fmt() { "${T[@]}" display-message -p -t "$TGT" "$1" 2>/dev/null; }
+keys() { "${T[@]}" send-keys -t "$TGT" "$@"; }
 
 # wait_for TEXT: poll the screen until TEXT (fixed string) shows up.
 wait_for() {
@@ -80,32 +82,37 @@ restored() { [[ $(fmt '#{alternate_on}') == 0 && $(fmt '#{cursor_flag}') == 1 ]]
 not_simulated() { ! screen | grep -qF SIMULATED; }
 prompt_back() { screen | grep -v '^$' | tail -n1 | grep -qF -- "${PROMPT% }"; }
 
+SESSIONS=0
 start_shell() { # start_shell WIDTH HEIGHT
-    "${T[@]}" kill-server 2>/dev/null
-    "${T[@]}" new-session -d -s t -x "$1" -y "$2" \
+    # A new session beside the old one (killing the server first races with its exit).
+    local old=$TGT
+    SESSIONS=$((SESSIONS + 1))
+    TGT="s$SESSIONS"
+    "${T[@]}" new-session -d -s "$TGT" -x "$1" -y "$2" \
         "env -i HOME=\"$WORK\" PATH=\"$PATH\" TERM=screen-256color COLORTERM=truecolor PS1='$PROMPT' bash --norc --noprofile"
-    "${T[@]}" set-option -t t status off >/dev/null
+    "${T[@]}" set-option -t "$TGT" status off >/dev/null
+    if [[ -n $old ]]; then "${T[@]}" kill-session -t "$old" 2>/dev/null; fi
     wait_until prompt_back
 }
 
 # 1. The built-in simulator: no URL at all.
 start_shell 120 40
-"${T[@]}" send-keys -t t "cd '$WORK' && '$BIN' --max-concurrency 2" Enter
+keys "cd '$WORK' && '$BIN' --max-concurrency 2" Enter
 check "simulator: the dashboard opens, marked SIMULATED" wait_for "SIMULATED"
 check "simulator: tokens/s above zero" wait_until tps_nonzero
 check "simulator: concurrency cap 2 shown" wait_for "of 2 max"
-"${T[@]}" send-keys -t t +
+keys +
 check "simulator: '+' raises the cap to 3" wait_for "of 3 max"
-"${T[@]}" send-keys -t t Space
+keys Space
 check "simulator: space pauses" wait_for "PAUSED"
-"${T[@]}" send-keys -t t Space
+keys Space
 check "simulator: space resumes" wait_for "RUNNING"
-"${T[@]}" resize-window -t t -x 80 -y 24
+"${T[@]}" resize-window -t "$TGT" -x 80 -y 24
 check "simulator: redraws at 80x24 (short key labels)" wait_for "+/- conc"
-"${T[@]}" send-keys -t t q
+keys q
 check "simulator: q restores the terminal" wait_until restored
 check "simulator: q gives the shell prompt back" wait_until prompt_back
-"${T[@]}" send-keys -t t 'echo "exit=$?"' Enter
+keys 'echo "exit=$?"' Enter
 check "simulator: exit status 0" wait_for "exit=0"
 
 # 2. Against `tokscope mock` over HTTP on 127.0.0.1.
@@ -117,20 +124,20 @@ if wait_until mock_up; then
     pass "mock: serves /v1/models on 127.0.0.1:$PORT"
     MODEL=$(grep -o '"id" *: *"[^"]*"' "$WORK/models.json" | head -n1 | sed 's/.*: *"//; s/"$//')
     start_shell 120 40
-    "${T[@]}" send-keys -t t "cd '$WORK' && '$BIN' http://127.0.0.1:$PORT --max-concurrency 2" Enter
+    keys "cd '$WORK' && '$BIN' http://127.0.0.1:$PORT --max-concurrency 2" Enter
     check "mock: header names the model '$MODEL'" wait_for "$MODEL"
     check "mock: tokens/s above zero" wait_until tps_nonzero
     check "mock: not marked SIMULATED" not_simulated
-    "${T[@]}" send-keys -t t +
+    keys +
     check "mock: '+' raises the cap to 3" wait_for "of 3 max"
-    "${T[@]}" send-keys -t t Space
+    keys Space
     check "mock: space pauses" wait_for "PAUSED"
-    "${T[@]}" send-keys -t t q
+    keys q
     check "mock: q restores the terminal" wait_until restored
     check "mock: q gives the shell prompt back" wait_until prompt_back
 
     # SIGTERM to the dashboard (found as the child of the pane's shell) restores too.
-    "${T[@]}" send-keys -t t "'$BIN' http://127.0.0.1:$PORT --max-concurrency 2" Enter
+    keys "'$BIN' http://127.0.0.1:$PORT --max-concurrency 2" Enter
     if wait_until tps_nonzero; then
         SHELL_PID=$(fmt '#{pane_pid}')
         DASH_PID=$(pgrep -P "$SHELL_PID" | head -n1)

@@ -126,3 +126,56 @@ fn narrow_screens() {
         screen(&app(), &fixtures::running(), 40, 12)
     );
 }
+
+/// A stand-in for the GPU view: frames itself, one line per device.
+struct FakeGpus(u16);
+
+impl tokscope::tui::SideView for FakeGpus {
+    fn render(&self, frame: &mut ratatui::Frame, area: ratatui::layout::Rect, _theme: &Theme) {
+        use ratatui::widgets::{Block, Paragraph};
+        let lines: Vec<String> = (0..self.0)
+            .map(|i| format!("GPU{i} H100 71% 612/700W 64C"))
+            .collect();
+        frame.render_widget(
+            Paragraph::new(lines.join("\n")).block(Block::bordered().title(" GPU ")),
+            area,
+        );
+    }
+    fn compact_lines(&self) -> u16 {
+        self.0
+    }
+}
+
+#[test]
+fn the_gpu_view_gets_the_side_column_or_one_line_per_device() {
+    let gpus = FakeGpus(2);
+    let snap = fixtures::running();
+    let shot = |w: u16, h: u16| {
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("backend");
+        t.draw(|f| {
+            draw(
+                f,
+                &app(),
+                &snap,
+                &Theme::dark(),
+                Instant::now(),
+                Some(&gpus),
+            )
+        })
+        .expect("draw");
+        export::to_text(t.backend().buffer())
+    };
+    insta::assert_snapshot!("gpu_side_80x24", shot(80, 24));
+    let wide = shot(160, 48);
+    assert!(wide.contains("╭ 4 Client"), "{wide}");
+    assert!(
+        wide.contains("┌ GPU ┐") || wide.contains("┌ GPU ─"),
+        "{wide}"
+    );
+    let narrow = shot(80, 24);
+    let rows: Vec<&str> = narrow.lines().collect();
+    // Two device lines then the client line, right above the footer, with no border around.
+    assert!(rows[20].starts_with("GPU0 H100"), "{narrow}");
+    assert!(rows[21].starts_with("GPU1 H100"), "{narrow}");
+    assert!(rows[22].starts_with("client CPU"), "{narrow}");
+}

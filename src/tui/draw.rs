@@ -126,7 +126,7 @@ fn draw_panes(
         [t, l, Rect::default()]
     };
 
-    if left.width >= 72 {
+    if left.width >= 68 {
         let load_w = if left.width >= 110 { 36 } else { 32 };
         let [load_area, chart] =
             Layout::horizontal([Constraint::Length(load_w), Constraint::Fill(1)]).areas(top);

@@ -7,10 +7,11 @@ use super::fmt;
 use super::theme::Theme;
 use super::SideView;
 use crate::sysstat::{ClientStat, SATURATION};
+use ratatui::backend::TestBackend;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
-use ratatui::Frame;
+use ratatui::{Frame, Terminal};
 
 /// Lines the client section takes in the column layout (border included).
 const CLIENT_H: u16 = 6;
@@ -40,7 +41,7 @@ pub fn render(
         let [g, c] = Layout::vertical([Constraint::Length(gpu_h), Constraint::Fill(1)]).areas(area);
         if let Some(view) = gpu {
             if gpu_h > 0 {
-                view.render(frame, g, theme);
+                render_borderless(view, frame, g, theme);
             }
         }
         client_line(frame, c, app, theme);
@@ -54,6 +55,34 @@ pub fn render(
             client_block(frame, c, app, theme);
         }
         None => client_block(frame, area, app, theme),
+    }
+}
+
+/// Draw a view that frames itself with a block into a strip with no room for one: draw it off
+/// screen two cells larger each way and keep the inside. A view that draws no border is drawn
+/// in place.
+fn render_borderless(view: &dyn SideView, frame: &mut Frame, area: Rect, theme: &Theme) {
+    // TestBackend cannot fail (its error type is `Infallible`).
+    let Ok(mut off) = Terminal::new(TestBackend::new(area.width + 2, area.height + 2));
+    let Ok(_) = off.draw(|f| view.render(f, f.area(), theme));
+    let src = off.backend().buffer();
+    let framed = src
+        .cell((0, 0))
+        .is_some_and(|c| matches!(c.symbol(), "┌" | "╭" | "╔" | "┏" | "+"));
+    if !framed {
+        view.render(frame, area, theme);
+        return;
+    }
+    let dst = frame.buffer_mut();
+    for y in 0..area.height {
+        for x in 0..area.width {
+            if let (Some(s), Some(d)) = (
+                src.cell((x + 1, y + 1)),
+                dst.cell_mut((area.x + x, area.y + y)),
+            ) {
+                *d = s.clone();
+            }
+        }
     }
 }
 
