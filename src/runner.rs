@@ -286,20 +286,17 @@ pub async fn prepare(
             prompt_source: job.prompt_source,
         };
         let mut attempt = 0;
-        loop {
+        let probe = loop {
             attempt += 1;
             let (probe, _) = run_collecting(&client, &spec).await;
             match &probe.error {
-                None => {
-                    if probe.prompt_source == TokenSource::Usage {
-                        let n = probe.prompt_tokens.min(u32::MAX as u64) as u32;
-                        workload.calibrate(&job.prompt, n);
-                    }
-                    break;
-                }
+                None => break probe,
                 Some(err) if attempt < 3 && is_transient(err) => continue,
                 Some(err) => return Err(bad(probe_failure(base_url, &endpoint, &sent_model, err))),
             }
+        };
+        if job.prompt_source == TokenSource::Estimate {
+            calibrate(&mut workload, &http, base_url, &sent_model, (&job.prompt, &probe)).await;
         }
     }
 
@@ -366,6 +363,50 @@ pub async fn prepare(
         paths,
         save_result: load.save_result || load.save_detailed,
     })
+}
+
+/// Teach the workload's length estimate how this server counts tokens, for both corpus
+/// languages. The server's `/tokenize` (vLLM, SGLang, the simulator) counts the bare text, as
+/// `vllm bench serve` does; without it the probe's `usage.prompt_tokens` is used, which also
+/// counts the chat template's few tokens.
+async fn calibrate(
+    workload: &mut crate::workload::Workload,
+    http: &reqwest::Client,
+    base_url: &str,
+    model: &str,
+    probe: (&str, &crate::record::RequestRecord),
+) {
+    let url = format!("{base_url}/tokenize");
+    let mut used_tokenize = false;
+    // Random prompts alternate English and Chinese: a few of each, then the real run.
+    for _ in 0..4 {
+        let p = workload.next_prompt();
+        let body = serde_json::json!({"model": model, "prompt": p.text});
+        let resp = http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        let Ok(r) = resp else { break };
+        if !r.status().is_success() {
+            break;
+        }
+        let text = r.text().await.unwrap_or_default();
+        let count = serde_json::from_str::<Value>(&text).ok().and_then(|v| v.get("count")?.as_u64());
+        match count {
+            Some(n) if n > 0 => {
+                workload.calibrate(&p.text, n.min(u32::MAX as u64) as u32);
+                used_tokenize = true;
+            }
+            _ => break,
+        }
+    }
+    let (text, rec) = probe;
+    if !used_tokenize && rec.prompt_source == TokenSource::Usage {
+        workload.calibrate(text, rec.prompt_tokens.min(u32::MAX as u64) as u32);
+    }
 }
 
 /// A workload prompt as the engine's job.

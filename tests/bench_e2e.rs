@@ -527,3 +527,22 @@ fn a_dead_server_is_not_hammered() {
     assert!((2..=20).contains(&failed), "failed {failed}");
     assert_eq!(r.code, 1, "every request failed: exit 1");
 }
+
+#[test]
+fn random_prompts_hit_the_input_length_in_both_languages() {
+    // Without a local tokenizer, lengths are calibrated from the server's /tokenize.
+    let mock = Mock::start(&["--ttft-ms", "2", "--itl-ms", "1", "--slowdown", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "bench", &mock.url, "--num-prompts", "10", "--max-concurrency", "4", "--random-input-len", "300",
+        "--random-output-len", "2", "--save-detailed", "--json", "--result-dir", dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    let v = r.json();
+    let lens: Vec<u64> = v["input_lens"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+    assert_eq!(lens.len(), 10);
+    // Prompts alternate English and Chinese; each within 10% of the target.
+    for l in &lens {
+        assert!((270..=330).contains(l), "input lengths {lens:?}");
+    }
+}
