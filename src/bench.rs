@@ -14,8 +14,10 @@ use std::time::Duration;
 pub const EXIT_SETUP: u8 = 2;
 /// Exit code when every timed request failed.
 pub const EXIT_ALL_FAILED: u8 = 1;
-/// Exit code when the run was interrupted (the partial result was still written).
+/// Exit code when Ctrl-C interrupted the run (the partial result was still written).
 pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code when SIGTERM ended the run (128 + 15, as shells report it).
+pub const EXIT_TERMINATED: u8 = 143;
 
 /// Print a setup error as one line and pick its exit code.
 pub fn report_error(e: &anyhow::Error) -> ExitCode {
@@ -72,7 +74,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let gpu = start_gpu(&args.load)?;
     let gpu_run = gpu.as_ref().map(|m| m.begin_run());
     let running = runner::start(prepared, save);
-    spawn_signal_stop(running.commands.clone());
+    let signal = spawn_signal_stop(running.commands.clone());
     let progress = spawn_progress(running.snapshots.clone(), num_prompts, duration);
     let (engine, outcome) = running
         .done
@@ -101,7 +103,10 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         print!("{}", render_table(&summary, &snap, &extra));
     }
     let mut code = if engine.interrupted {
-        ExitCode::from(EXIT_INTERRUPTED)
+        match signal.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => ExitCode::from(EXIT_INTERRUPTED),
+            code => ExitCode::from(code),
+        }
     } else if summary.completed == 0 && summary.failed > 0 {
         ExitCode::from(EXIT_ALL_FAILED)
     } else {
@@ -160,7 +165,12 @@ pub fn gpu_json(g: &crate::gpu::GpuRunSummary, output_tokens: u64) -> serde_json
 }
 
 /// Ctrl-C or SIGTERM: stop sending, cancel in-flight requests, write what finished.
-pub fn spawn_signal_stop(commands: tokio::sync::mpsc::UnboundedSender<Command>) {
+/// Returns the exit code the signal asks for (0 until one arrives).
+pub fn spawn_signal_stop(
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
+) -> std::sync::Arc<std::sync::atomic::AtomicU8> {
+    let code = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let set = code.clone();
     tokio::spawn(async move {
         #[cfg(unix)]
         let term = async {
@@ -173,13 +183,15 @@ pub fn spawn_signal_stop(commands: tokio::sync::mpsc::UnboundedSender<Command>) 
         };
         #[cfg(not(unix))]
         let term = std::future::pending::<()>();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term => {}
-        }
+        let exit = tokio::select! {
+            _ = tokio::signal::ctrl_c() => EXIT_INTERRUPTED,
+            _ = term => EXIT_TERMINATED,
+        };
+        set.store(exit, std::sync::atomic::Ordering::SeqCst);
         eprintln!("\ninterrupted: stopping, writing the partial result");
         let _ = commands.send(Command::Stop);
     });
+    code
 }
 
 fn spawn_progress(

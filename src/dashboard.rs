@@ -104,6 +104,14 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         rt.block_on(m.shutdown());
     }
     let gpu_stats = gpu.as_ref().zip(gpu_run).map(|(m, id)| m.end_run(id));
+    // A dashboard run with no --num-prompts or --duration ends when the user quits: that is
+    // its normal end, not an interruption.
+    let mut outcome = outcome;
+    if meta.num_prompts.is_none() && args.load.duration.is_none() && outcome.snapshot.interrupted {
+        let mut s = (*outcome.snapshot).clone();
+        s.interrupted = false;
+        outcome.snapshot = Arc::new(s);
+    }
     let snap = outcome.snapshot.clone();
     let good = (!args.load.goodput.is_empty()).then_some(outcome.good_requests);
     let summary = Summary::from_snapshot(&snap, good);

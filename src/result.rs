@@ -87,14 +87,17 @@ pub fn build(meta: &RunMeta, sum: &Summary, out: &RecorderOutcome, gpu: Option<V
     for (k, v) in &meta.metadata {
         m.insert(k.clone(), json!(v));
     }
+    // The load at the end of the run: keys in the dashboard may have changed it (the timeline
+    // below says when); the flags as given stay in `tokscope.config`.
     m.insert(
         "request_rate".into(),
-        meta.request_rate
+        s.control
+            .request_rate
             .map(|r| json!(r))
             .unwrap_or_else(|| json!("inf")),
     );
     m.insert("burstiness".into(), json!(meta.burstiness));
-    m.insert("max_concurrency".into(), json!(meta.max_concurrency));
+    m.insert("max_concurrency".into(), json!(s.control.max_concurrency));
     m.insert("duration".into(), json!(sum.duration_s));
     m.insert("completed".into(), json!(sum.completed));
     m.insert("failed".into(), json!(sum.failed));

@@ -296,7 +296,14 @@ pub async fn prepare(
             }
         };
         if job.prompt_source == TokenSource::Estimate {
-            calibrate(&mut workload, &http, base_url, &sent_model, (&job.prompt, &probe)).await;
+            calibrate(
+                &mut workload,
+                &http,
+                base_url,
+                &sent_model,
+                (&job.prompt, &probe),
+            )
+            .await;
         }
     }
 
@@ -394,7 +401,9 @@ async fn calibrate(
             break;
         }
         let text = r.text().await.unwrap_or_default();
-        let count = serde_json::from_str::<Value>(&text).ok().and_then(|v| v.get("count")?.as_u64());
+        let count = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("count")?.as_u64());
         match count {
             Some(n) if n > 0 => {
                 workload.calibrate(&p.text, n.min(u32::MAX as u64) as u32);

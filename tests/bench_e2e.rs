@@ -534,15 +534,78 @@ fn random_prompts_hit_the_input_length_in_both_languages() {
     let mock = Mock::start(&["--ttft-ms", "2", "--itl-ms", "1", "--slowdown", "0"]);
     let dir = tempfile::tempdir().unwrap();
     let r = run(&[
-        "bench", &mock.url, "--num-prompts", "10", "--max-concurrency", "4", "--random-input-len", "300",
-        "--random-output-len", "2", "--save-detailed", "--json", "--result-dir", dir.path().to_str().unwrap(),
+        "bench",
+        &mock.url,
+        "--num-prompts",
+        "10",
+        "--max-concurrency",
+        "4",
+        "--random-input-len",
+        "300",
+        "--random-output-len",
+        "2",
+        "--save-detailed",
+        "--json",
+        "--result-dir",
+        dir.path().to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     let v = r.json();
-    let lens: Vec<u64> = v["input_lens"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+    let lens: Vec<u64> = v["input_lens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
     assert_eq!(lens.len(), 10);
     // Prompts alternate English and Chinese; each within 10% of the target.
     for l in &lens {
         assert!((270..=330).contains(l), "input lengths {lens:?}");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_writes_the_partial_result_and_exits_143() {
+    let mock = Mock::start(&["--ttft-ms", "10", "--itl-ms", "20", "--slowdown", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(common::bin())
+        .args([
+            "bench",
+            &mock.url,
+            "--num-prompts",
+            "1000",
+            "--max-concurrency",
+            "4",
+            "--random-output-len",
+            "10",
+            "--save-result",
+            "--result-dir",
+            dir.path().to_str().unwrap(),
+            "--result-filename",
+            "t.json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let jsonl = dir.path().join("t.requests.jsonl");
+    assert!(common::wait_for(std::time::Duration::from_secs(20), || {
+        std::fs::read_to_string(&jsonl)
+            .map(|t| t.lines().count() >= 4)
+            .unwrap_or(false)
+    }));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("t.json")).unwrap()).unwrap();
+    assert_eq!(v["tokscope"]["interrupted"], true);
 }
