@@ -187,8 +187,8 @@ if [ "$QUICK" = 1 ]; then
     run_scenario burst 0 64 16 500
     run_scenario paced 2 64 32 250
 else
-    run_scenario burst 0 400 32 1000
-    run_scenario paced 2 256 64 1000
+    run_scenario burst 0 1000 32 1000
+    run_scenario paced 2 512 128 1000
 fi
 echo
 echo "logs: $WORK"
