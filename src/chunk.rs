@@ -37,7 +37,7 @@ pub struct Malformed(pub String);
 #[derive(Deserialize)]
 struct RawChunk<'a> {
     #[serde(borrow, default)]
-    choices: Option<Vec<RawChoice<'a>>>,
+    choices: Option<FirstChoice<'a>>,
     #[serde(default)]
     usage: Option<Usage>,
     #[serde(default)]
@@ -70,6 +70,35 @@ struct RawDelta<'a> {
     reasoning: Option<Cow<'a, str>>,
 }
 
+/// The first element of `choices`, the rest skipped: streaming sends one choice per chunk, and
+/// not collecting a `Vec` saves an allocation on every chunk (the profile's largest item after
+/// the JSON scan itself).
+struct FirstChoice<'a>(Option<RawChoice<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = FirstChoice<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of choices")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<RawChoice<'a>>()?;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(FirstChoice(first))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(FirstChoice(None))
+            }
+        }
+        d.deserialize_seq(Visit(std::marker::PhantomData))
+    }
+}
+
 /// Parse a `data:` payload (not `[DONE]`, which the caller checks first).
 pub fn parse(payload: &[u8]) -> Result<Chunk<'_>, Malformed> {
     let raw: RawChunk<'_> = serde_json::from_slice(payload).map_err(|e| {
@@ -89,7 +118,7 @@ pub fn parse(payload: &[u8]) -> Result<Chunk<'_>, Malformed> {
         out.error = Some((raw.message.unwrap_or_else(|| "error object".into()), code));
         return Ok(out);
     }
-    if let Some(choice) = raw.choices.and_then(|c| c.into_iter().next()) {
+    if let Some(choice) = raw.choices.and_then(|c| c.0) {
         out.finish_reason = choice.finish_reason.filter(|f| !f.is_empty());
         match choice.delta {
             Some(d) => {
@@ -206,6 +235,12 @@ mod tests {
         Some("a\"b\n你"),
         None
     )]
+    #[case::several_choices_first_wins(
+        r#"{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}"#,
+        Some("a"),
+        None
+    )]
+    #[case::null_choices(r#"{"choices":null,"usage":null}"#, None, None)]
     #[case::empty_delta(
         r#"{"choices":[{"finish_reason":"length","index":0,"delta":{}}]}"#,
         None,

@@ -115,7 +115,7 @@ pub fn check_writable(paths: &ResultPaths) -> anyhow::Result<()> {
 
 /// A positive, finite number of seconds that fits a `Duration`.
 fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
-    if !(v > 0.0) {
+    if v.is_nan() || v <= 0.0 {
         return Err(bad(format!(
             "{flag}: '{v}' must be a positive number of seconds"
         )));
