@@ -377,9 +377,10 @@ fn bad_inputs_get_one_clear_line_and_exit_code_2() {
     }
 }
 
+/// Start a long run, wait until requests have finished, send `signal`, and return the exit
+/// code, the result file and stdout.
 #[cfg(unix)]
-#[test]
-fn ctrl_c_writes_a_partial_result_marked_interrupted() {
+fn interrupt(signal: &str) -> (Option<i32>, serde_json::Value, String) {
     let mock = Mock::start(&["--ttft-ms", "10", "--itl-ms", "20", "--slowdown", "0"]);
     let dir = tempfile::tempdir().unwrap();
     let child = std::process::Command::new(common::bin())
@@ -409,28 +410,37 @@ fn ctrl_c_writes_a_partial_result_marked_interrupted() {
             .map(|t| t.lines().count() >= 8)
             .unwrap_or(false)
     }));
-    unsafe_kill_int(child.id());
+    // `kill` through the shell: no libc binding needed in tests.
+    let _ = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value =
+    let v =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.json")).unwrap()).unwrap();
-    assert_eq!(v["tokscope"]["interrupted"], true);
-    let done = v["completed"].as_u64().unwrap();
-    assert!((8..1000).contains(&done), "completed {done}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("INTERRUPTED"));
+    (
+        out.status.code(),
+        v,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[cfg(unix)]
-fn unsafe_kill_int(pid: u32) {
-    // `kill -INT` through the shell: no libc binding needed in tests.
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status();
+#[test]
+fn ctrl_c_writes_a_partial_result_marked_interrupted() {
+    let (code, v, stdout) = interrupt("-INT");
+    assert_eq!(code, Some(130));
+    assert_eq!(v["tokscope"]["interrupted"], true);
+    let done = v["completed"].as_u64().unwrap();
+    assert!((8..1000).contains(&done), "completed {done}");
+    assert!(stdout.contains("INTERRUPTED"));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_writes_the_partial_result_and_exits_143() {
+    let (code, v, _) = interrupt("-TERM");
+    assert_eq!(code, Some(143));
+    assert_eq!(v["tokscope"]["interrupted"], true);
 }
 
 #[test]
@@ -562,50 +572,4 @@ fn random_prompts_hit_the_input_length_in_both_languages() {
     for l in &lens {
         assert!((270..=330).contains(l), "input lengths {lens:?}");
     }
-}
-
-#[cfg(unix)]
-#[test]
-fn sigterm_writes_the_partial_result_and_exits_143() {
-    let mock = Mock::start(&["--ttft-ms", "10", "--itl-ms", "20", "--slowdown", "0"]);
-    let dir = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(common::bin())
-        .args([
-            "bench",
-            &mock.url,
-            "--num-prompts",
-            "1000",
-            "--max-concurrency",
-            "4",
-            "--random-output-len",
-            "10",
-            "--save-result",
-            "--result-dir",
-            dir.path().to_str().unwrap(),
-            "--result-filename",
-            "t.json",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let jsonl = dir.path().join("t.requests.jsonl");
-    assert!(common::wait_for(std::time::Duration::from_secs(20), || {
-        std::fs::read_to_string(&jsonl)
-            .map(|t| t.lines().count() >= 4)
-            .unwrap_or(false)
-    }));
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(143),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("t.json")).unwrap()).unwrap();
-    assert_eq!(v["tokscope"]["interrupted"], true);
 }
