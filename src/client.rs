@@ -277,6 +277,7 @@ impl Client {
             match item {
                 Ok(bytes) => {
                     sse.feed(&bytes, |ev| m.on_event(ev, at, events));
+                    m.flush(events);
                     if m.done || m.error.is_some() {
                         return;
                     }
@@ -294,6 +295,7 @@ impl Client {
         }
         let at = Instant::now();
         sse.finish(|ev| m.on_event(ev, at, events));
+        m.flush(events);
         if !m.done && m.error.is_none() && m.text_chunks == 0 {
             m.fail(
                 ErrorKind::StreamCut,
@@ -435,6 +437,8 @@ struct Measure {
     think: InlineThink,
     done: bool,
     error: Option<RequestError>,
+    /// Chunks of the current network read not yet reported: (arrival, tokens, chunks).
+    pending: Option<(Instant, u32, u32)>,
     /// Text received, for `check` (collected only when asked).
     pub text: Option<String>,
 }
@@ -461,6 +465,7 @@ impl Measure {
             think: InlineThink::default(),
             done: false,
             error: None,
+            pending: None,
             text: None,
         }
     }
@@ -571,11 +576,22 @@ impl Measure {
         };
         self.chunk_times_us
             .push((micros(at.saturating_duration_since(self.t0)), tokens));
-        if let Some(tx) = events {
+        if events.is_some() {
+            self.pending = Some(match self.pending {
+                Some((_, t, c)) => (at, t.saturating_add(tokens), c + 1),
+                None => (at, tokens, 1),
+            });
+        }
+    }
+
+    /// Send what the last network read carried as one event.
+    fn flush(&mut self, events: Option<&UnboundedSender<RequestEvent>>) {
+        if let (Some((at, tokens, chunks)), Some(tx)) = (self.pending.take(), events) {
             let _ = tx.send(RequestEvent::Chunk {
                 id: self.id,
                 at: at.saturating_duration_since(self.origin),
                 tokens,
+                chunks,
             });
         }
     }

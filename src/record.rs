@@ -138,8 +138,15 @@ impl RequestRecord {
 pub enum RequestEvent {
     /// A request was sent (it holds a concurrency slot from now on).
     Sent { id: u64, warmup: bool, at: Duration },
-    /// A text-carrying chunk arrived: `tokens` is the live estimate (usage delta, else 1).
-    Chunk { id: u64, at: Duration, tokens: u32 },
+    /// Text-carrying chunks arrived in one network read: `chunks` of them, `tokens` the live
+    /// estimate (usage deltas, else one per chunk). One event per read, not per chunk: every
+    /// chunk of a read has the same arrival time, and a fast server packs dozens in one read.
+    Chunk {
+        id: u64,
+        at: Duration,
+        tokens: u32,
+        chunks: u32,
+    },
     /// A request finished, successfully or not.
     Finished(Box<RequestRecord>),
     /// Requests waiting for a concurrency slot changed.

@@ -254,7 +254,12 @@ impl Recorder {
                 b.sent += 1;
                 b.peak_in_flight = b.peak_in_flight.max(self.counts.in_flight as u32);
             }
-            RequestEvent::Chunk { id, at, tokens } => {
+            RequestEvent::Chunk {
+                id,
+                at,
+                tokens,
+                chunks,
+            } => {
                 let Some(placed) = self.live.get_mut(&id) else {
                     return; // warm-up or unknown
                 };
@@ -265,7 +270,7 @@ impl Recorder {
                 }
                 let b = self.series.bucket_mut(s as usize);
                 b.output_tokens += tokens as u64;
-                b.chunks += 1;
+                b.chunks += chunks as u64;
                 if let Some(origin) = self.origin {
                     // Only seconds already over count towards the peak.
                     if (s as u64) < origin.elapsed().as_secs() {

@@ -49,6 +49,7 @@ fn feed(r: &mut Recorder, record: RequestRecord) {
             id: record.id,
             at,
             tokens: n,
+            chunks: 1,
         });
     }
     r.ingest(RequestEvent::Finished(Box::new(record)));
@@ -179,6 +180,7 @@ async fn warmups_and_cancelled_requests_stay_out() {
         id: 1,
         at: Duration::from_millis(10),
         tokens: 1,
+        chunks: 1,
     });
     r.ingest(RequestEvent::Cancelled { ids: vec![1] });
     let s = r.finish_run().snapshot;
