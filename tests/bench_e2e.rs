@@ -32,10 +32,11 @@ fn exact_tokens_and_timings_match_what_the_simulator_was_told() {
     assert_eq!(v["max_concurrent_requests"], 3);
     assert_eq!(v["max_concurrency"], 3);
     // The simulator's TTFT is 100 ms and ITL 20 ms; loopback adds well under a few ms.
-    let ttft = f(&v, "mean_ttft_ms");
-    assert!((99.0..106.0).contains(&ttft), "mean TTFT {ttft}");
-    let itl = f(&v, "mean_itl_ms");
-    assert!((19.0..22.0).contains(&itl), "mean ITL {itl}");
+    // Medians: one late wake-up on a loaded 2-core machine must not move the verdict.
+    let ttft = f(&v, "median_ttft_ms");
+    assert!((99.0..104.0).contains(&ttft), "median TTFT {ttft}");
+    let itl = f(&v, "median_itl_ms");
+    assert!((19.0..22.0).contains(&itl), "median ITL {itl}");
     let tpot = f(&v, "mean_tpot_ms");
     assert!((19.0..22.0).contains(&tpot), "mean TPOT {tpot}");
     let e2e = f(&v, "mean_e2el_ms");
@@ -45,7 +46,7 @@ fn exact_tokens_and_timings_match_what_the_simulator_was_told() {
     // The achieved input length is what the server counted.
     assert!(f(&v, "total_input_tokens") > 0.0);
     // No reasoning: TTFO equals TTFT.
-    assert!((f(&v, "mean_ttfo_ms") - ttft).abs() < 1e-6);
+    assert!((f(&v, "median_ttfo_ms") - ttft).abs() < 1e-6);
 }
 
 #[test]

@@ -99,7 +99,7 @@ fn node_header(node: &GpuNodeView, theme: &Theme, now: Instant, stale: bool) -> 
 }
 
 /// ok below 75 %, warn below 90 %, error above.
-fn level(theme: &Theme, frac: f64) -> Style {
+pub fn level(theme: &Theme, frac: f64) -> Style {
     if frac >= 0.9 {
         theme.error()
     } else if frac >= 0.75 {
@@ -109,7 +109,7 @@ fn level(theme: &Theme, frac: f64) -> Style {
     }
 }
 
-fn bar(theme: &Theme, frac: Option<f64>, width: usize) -> Vec<Span<'static>> {
+pub fn bar(theme: &Theme, frac: Option<f64>, width: usize) -> Vec<Span<'static>> {
     let Some(f) = frac else {
         return vec![Span::styled("·".repeat(width), theme.dim())];
     };

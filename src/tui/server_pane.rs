@@ -1,0 +1,132 @@
+//! The inference server's own view of the load, from its `/metrics`: requests running and
+//! waiting, and KV-cache use with its recent history (vLLM, SGLang, TGI, llama.cpp names).
+
+use crate::server_metrics::ServerView;
+use crate::tui::gpu_pane::{bar, sparkline};
+use crate::tui::theme::Theme;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::Frame;
+
+/// Lines the pane needs when boxed (border included).
+pub const HEIGHT: u16 = 5;
+
+/// One line, for the narrow layout.
+pub fn compact_line(v: &ServerView, theme: &Theme) -> Line<'static> {
+    match &v.latest {
+        Some(m) => {
+            let n = |x: Option<f64>| x.map(|x| format!("{x:.0}")).unwrap_or_else(|| "n/a".into());
+            let kv = m
+                .kv_usage
+                .map(|k| format!("{:.0}%", k * 100.0))
+                .unwrap_or_else(|| "n/a".into());
+            Line::from(vec![
+                Span::styled(format!("{} ", m.server), theme.accent()),
+                Span::styled(
+                    format!("run {} wait {} KV {kv}", n(m.running), n(m.waiting)),
+                    theme.text(),
+                ),
+            ])
+        }
+        None => Line::styled(
+            v.error
+                .clone()
+                .unwrap_or_else(|| "server /metrics: waiting for the first scrape".into()),
+            theme.dim(),
+        ),
+    }
+}
+
+/// Draw the boxed pane into `area`.
+pub fn render(frame: &mut Frame, area: Rect, v: &ServerView, theme: &Theme) {
+    if area.height < 3 {
+        frame.render_widget(Paragraph::new(compact_line(v, theme)), area);
+        return;
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border(false))
+        .title(Span::styled(" Server ", theme.title()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let w = inner.width as usize;
+    let mut lines = vec![compact_line(v, theme)];
+    if let Some(m) = &v.latest {
+        let label = "KV ";
+        let bar_w = w.saturating_sub(label.len() + 7).max(1);
+        let mut spans = vec![Span::styled(label, theme.dim())];
+        spans.extend(bar(theme, m.kv_usage, bar_w));
+        if let Some(k) = m.kv_usage {
+            spans.push(Span::styled(format!(" {:>4.1}%", k * 100.0), theme.text()));
+        }
+        lines.push(Line::from(spans));
+        let waiting: Vec<Option<f64>> = v.waiting_history.iter().map(|x| Some(*x)).collect();
+        lines.push(Line::from(vec![
+            Span::styled("queue ", theme.dim()),
+            Span::styled(
+                sparkline(&waiting, w.saturating_sub(6), None),
+                theme.series(1),
+            ),
+        ]));
+    }
+    lines.truncate(inner.height as usize);
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server_metrics::ServerMetrics;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    fn text(v: &ServerView, w: u16, h: u16) -> Vec<String> {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| render(f, f.area(), v, &Theme::dark())).unwrap();
+        let buf = t.backend().buffer().clone();
+        (0..h)
+            .map(|y| {
+                (0..w)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shows_queue_and_kv_cache() {
+        let v = ServerView {
+            latest: Some(ServerMetrics {
+                server: "vllm",
+                running: Some(12.0),
+                waiting: Some(3.0),
+                kv_usage: Some(0.5),
+                ..ServerMetrics::default()
+            }),
+            waiting_history: vec![0.0, 1.0, 3.0],
+            ..ServerView::default()
+        };
+        let lines = text(&v, 34, 5);
+        assert!(lines[1].contains("vllm run 12 wait 3 KV 50%"), "{lines:?}");
+        assert!(
+            lines[2].contains("KV ") && lines[2].contains("50.0%"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[3].contains("queue ") && lines[3].contains("▁▃█"),
+            "{lines:?}"
+        );
+        // Narrow layout: one line, no box.
+        assert_eq!(text(&v, 34, 1)[0].trim_end(), "vllm run 12 wait 3 KV 50%");
+    }
+
+    #[test]
+    fn says_why_when_there_is_nothing() {
+        let v = ServerView {
+            error: Some("/metrics answered HTTP 404".into()),
+            ..ServerView::default()
+        };
+        assert_eq!(text(&v, 40, 1)[0].trim_end(), "/metrics answered HTTP 404");
+    }
+}
