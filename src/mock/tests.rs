@@ -703,8 +703,9 @@ async fn measured_ttft_and_itl_match_the_settings() {
     ttfts.sort_by(f64::total_cmp);
     itls.sort_by(f64::total_cmp);
     // Noise on a loaded machine only ever adds time, so the fastest TTFT shows the simulator's
-    // own accuracy; the client clock starts before sending, so it is never below the setting.
-    assert!(ttfts[0] >= ttft && ttfts[0] <= ttft + 2.5, "TTFT {ttfts:?}");
+    // own accuracy. Chunk timers are set TIMER_LEAD (1 ms) early to absorb tokio's late wake-ups,
+    // so a TTFT may come in up to that much under the setting (seen: 49.9 ms for 50).
+    assert!(ttfts[0] >= ttft - 1.0 && ttfts[0] <= ttft + 2.5, "TTFT {ttfts:?}");
     // ITL: mean gap over 29 gaps per request, median over requests.
     assert!((itls[2] - itl).abs() <= 1.0, "ITL {itls:?}");
 }
