@@ -705,7 +705,10 @@ async fn measured_ttft_and_itl_match_the_settings() {
     // Noise on a loaded machine only ever adds time, so the fastest TTFT shows the simulator's
     // own accuracy. Chunk timers are set TIMER_LEAD (1 ms) early to absorb tokio's late wake-ups,
     // so a TTFT may come in up to that much under the setting (seen: 49.9 ms for 50).
-    assert!(ttfts[0] >= ttft - 1.0 && ttfts[0] <= ttft + 2.5, "TTFT {ttfts:?}");
+    assert!(
+        ttfts[0] >= ttft - 1.0 && ttfts[0] <= ttft + 2.5,
+        "TTFT {ttfts:?}"
+    );
     // ITL: mean gap over 29 gaps per request, median over requests.
     assert!((itls[2] - itl).abs() <= 1.0, "ITL {itls:?}");
 }
