@@ -73,6 +73,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
     let gpu = start_gpu(&args.load)?;
     let gpu_run = gpu.as_ref().map(|m| m.begin_run());
+    let server = crate::server_metrics::spawn_scraper(base.clone(), Duration::from_secs(1));
     let running = runner::start(prepared, save);
     let signal = spawn_signal_stop(running.commands.clone());
     let progress = spawn_progress(running.snapshots.clone(), num_prompts, duration);
@@ -85,8 +86,16 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let snap = outcome.snapshot.clone();
     let good = (!args.load.goodput.is_empty()).then_some(outcome.good_requests);
     let summary = Summary::from_snapshot(&snap, good);
-    let extra = gpu_sections(gpu_stats.as_ref(), summary.total_output_tokens);
-    let result = crate::result::build(
+    let mut server_run = server.borrow().run.clone();
+    // A last reading now, so the server's counters cover the whole run.
+    if server_run.scrapes > 0 {
+        if let Some(m) = crate::server_metrics::scrape(&base).await {
+            server_run.observe(&m);
+        }
+    }
+    let mut extra = gpu_sections(gpu_stats.as_ref(), summary.total_output_tokens);
+    extra.extend(server_sections(&server_run));
+    let mut result = crate::result::build(
         &meta,
         &summary,
         &outcome,
@@ -94,6 +103,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .as_ref()
             .map(|g| gpu_json(g, summary.total_output_tokens)),
     );
+    add_server_json(&mut result, &server_run);
     if args.json {
         println!(
             "{}",
@@ -139,6 +149,26 @@ pub fn gpu_sections(
     match g.map(|g| g.summary_lines(output_tokens)) {
         Some(lines) if !lines.is_empty() => vec![("GPU (over the run)".to_string(), lines)],
         _ => Vec::new(),
+    }
+}
+
+/// The server's own view of the run (queue, KV cache, its token count), for the table.
+pub fn server_sections(r: &crate::server_metrics::ServerRunStats) -> Vec<(String, Vec<String>)> {
+    let lines = r.lines();
+    if lines.is_empty() {
+        Vec::new()
+    } else {
+        vec![("Server".to_string(), lines)]
+    }
+}
+
+/// Put the server's run view under `tokscope.server` in the result.
+pub fn add_server_json(result: &mut serde_json::Value, r: &crate::server_metrics::ServerRunStats) {
+    if r.scrapes == 0 {
+        return;
+    }
+    if let Some(ts) = result.get_mut("tokscope").and_then(|t| t.as_object_mut()) {
+        ts.insert("server".into(), serde_json::to_value(r).unwrap_or_default());
     }
 }
 

@@ -68,6 +68,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     let gpu = crate::bench::start_gpu(&args.load)?;
     let server =
         crate::server_metrics::spawn_scraper(base.clone(), std::time::Duration::from_secs(2));
+    let server_rx = server.clone();
     let gpu_run = gpu.as_ref().map(|m| m.begin_run());
 
     let save_meta = meta.clone();
@@ -123,8 +124,16 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     let gpu_json = gpu_stats
         .as_ref()
         .map(|g| crate::bench::gpu_json(g, out_tokens));
-    let result = crate::result::build(&meta, &summary, &outcome, gpu_json);
-    let extra = crate::bench::gpu_sections(gpu_stats.as_ref(), out_tokens);
+    let mut server_run = server_rx.borrow().run.clone();
+    if server_run.scrapes > 0 {
+        if let Some(m) = rt.block_on(crate::server_metrics::scrape(&base)) {
+            server_run.observe(&m);
+        }
+    }
+    let mut result = crate::result::build(&meta, &summary, &outcome, gpu_json);
+    crate::bench::add_server_json(&mut result, &server_run);
+    let mut extra = crate::bench::gpu_sections(gpu_stats.as_ref(), out_tokens);
+    extra.extend(crate::bench::server_sections(&server_run));
     print!("{}", render_table(&summary, &snap, &extra));
     let mut code = ExitCode::SUCCESS;
     if !crate::result::write_and_report(&paths, &result) {

@@ -116,6 +116,109 @@ pub struct ServerView {
     /// KV-cache use and queue length over time (one point per scrape).
     pub kv_history: Vec<f64>,
     pub waiting_history: Vec<f64>,
+    /// Aggregates over every scrape since the scraper started (the run's server-side view).
+    pub run: ServerRunStats,
+}
+
+/// What the server itself reported over a run: its queue, its KV cache, and its own count of
+/// generated tokens (a cross-check of ours).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServerRunStats {
+    pub server: &'static str,
+    pub scrapes: u64,
+    pub peak_running: Option<f64>,
+    pub peak_waiting: Option<f64>,
+    pub mean_kv_usage: Option<f64>,
+    pub peak_kv_usage: Option<f64>,
+    #[serde(skip)]
+    kv_sum: f64,
+    #[serde(skip)]
+    kv_n: u64,
+    #[serde(skip)]
+    first_generation: Option<f64>,
+    #[serde(skip)]
+    last_generation: Option<f64>,
+    #[serde(skip)]
+    first_preemptions: Option<f64>,
+    #[serde(skip)]
+    last_preemptions: Option<f64>,
+    /// Tokens the server says it generated between the first and the last scrape.
+    pub generation_tokens: Option<f64>,
+    pub preemptions: Option<f64>,
+}
+
+impl ServerRunStats {
+    /// Fold one scrape in.
+    pub fn observe(&mut self, m: &ServerMetrics) {
+        let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.server = m.server;
+        self.scrapes += 1;
+        self.peak_running = max(self.peak_running, m.running);
+        self.peak_waiting = max(self.peak_waiting, m.waiting);
+        self.peak_kv_usage = max(self.peak_kv_usage, m.kv_usage);
+        if let Some(k) = m.kv_usage {
+            self.kv_sum += k;
+            self.kv_n += 1;
+            self.mean_kv_usage = Some(self.kv_sum / self.kv_n as f64);
+        }
+        if let Some(g) = m.generation_tokens_total {
+            self.first_generation.get_or_insert(g);
+            self.last_generation = Some(g);
+        }
+        if let Some(p) = m.preemptions_total {
+            self.first_preemptions.get_or_insert(p);
+            self.last_preemptions = Some(p);
+        }
+        let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?).filter(|d| *d >= 0.0);
+        self.generation_tokens = delta(self.first_generation, self.last_generation);
+        self.preemptions = delta(self.first_preemptions, self.last_preemptions);
+    }
+
+    /// Lines for the summary table (empty when the server published nothing).
+    pub fn lines(&self) -> Vec<String> {
+        if self.scrapes == 0 {
+            return Vec::new();
+        }
+        let n = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "n/a".into());
+        let pct = |v: Option<f64>| {
+            v.map(|v| format!("{:.1}%", v * 100.0))
+                .unwrap_or_else(|| "n/a".into())
+        };
+        let row = |k: &str, v: String| format!("{k:<40} {v}");
+        vec![
+            row(
+                "Server (its own /metrics):",
+                format!("{} ({} scrapes)", self.server, self.scrapes),
+            ),
+            row("Peak running requests:", n(self.peak_running)),
+            row("Peak waiting requests:", n(self.peak_waiting)),
+            row(
+                "Mean / peak KV cache use:",
+                format!("{} / {}", pct(self.mean_kv_usage), pct(self.peak_kv_usage)),
+            ),
+            row(
+                "Server-counted generated tokens:",
+                n(self.generation_tokens),
+            ),
+            row("Preemptions:", n(self.preemptions)),
+        ]
+    }
+}
+
+/// One scrape of `{base}/metrics` (None when the server has none or does not answer in time).
+pub async fn scrape(base_url: &str) -> Option<ServerMetrics> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .ok()?;
+    let r = http.get(format!("{base_url}/metrics")).send().await.ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    Some(ServerMetrics::from_text(&r.text().await.ok()?))
 }
 
 /// Scrape `{base}/metrics` every `every` on the current runtime until the receiver is dropped.
@@ -153,6 +256,7 @@ pub fn spawn_scraper(base_url: String, every: Duration) -> watch::Receiver<Arc<S
                             h.drain(..h.len() - 600);
                         }
                     }
+                    view.run.observe(&m);
                     view.latest = Some(m);
                     view.error = None;
                     last_ok = Some(Instant::now());
@@ -192,6 +296,39 @@ vllm:generation_tokens_total{engine=\"0\",model_name=\"m\"} 1.5e+03\n";
         assert_eq!(m.generation_tokens_total, Some(1500.0));
         assert_eq!(m.preemptions_total, None);
         assert_eq!(m.describe(), "vllm: running 5, waiting 7, KV cache 25.0%");
+    }
+
+    #[test]
+    fn run_stats_take_peaks_means_and_counter_deltas() {
+        let mut r = ServerRunStats::default();
+        assert!(r.lines().is_empty());
+        let page = |run: f64, wait: f64, kv: f64, gen: f64| {
+            ServerMetrics::from_text(&format!(
+                "vllm:num_requests_running {run}\nvllm:num_requests_waiting {wait}\n\
+                 vllm:kv_cache_usage_perc {kv}\nvllm:generation_tokens_total {gen}\n"
+            ))
+        };
+        r.observe(&page(2.0, 0.0, 0.1, 1000.0));
+        r.observe(&page(8.0, 5.0, 0.5, 1600.0));
+        r.observe(&page(4.0, 1.0, 0.3, 2200.0));
+        assert_eq!((r.peak_running, r.peak_waiting), (Some(8.0), Some(5.0)));
+        assert!((r.mean_kv_usage.unwrap() - 0.3).abs() < 1e-9);
+        assert_eq!(r.peak_kv_usage, Some(0.5));
+        assert_eq!(r.generation_tokens, Some(1200.0));
+        assert_eq!(r.preemptions, None);
+        let lines = r.lines();
+        assert_eq!(
+            lines[0],
+            format!("{:<40} vllm (3 scrapes)", "Server (its own /metrics):")
+        );
+        assert_eq!(
+            lines[3],
+            format!("{:<40} 30.0% / 50.0%", "Mean / peak KV cache use:")
+        );
+        assert_eq!(
+            lines[4],
+            format!("{:<40} 1200", "Server-counted generated tokens:")
+        );
     }
 
     #[test]

@@ -41,6 +41,9 @@ fn exact_tokens_and_timings_match_what_the_simulator_was_told() {
     assert!((19.0..22.0).contains(&tpot), "mean TPOT {tpot}");
     let e2e = f(&v, "mean_e2el_ms");
     assert!((279.0..300.0).contains(&e2e), "mean E2E {e2e}");
+    // The server's own counter agrees with ours (read from its /metrics before and after).
+    assert_eq!(v["tokscope"]["server"]["generation_tokens"], 120.0);
+    assert_eq!(v["tokscope"]["server"]["server"], "vllm");
     // Every count came from the server's usage, and the result says so.
     assert_eq!(v["tokscope"]["token_counts"]["output_from_usage"], 12);
     // The achieved input length is what the server counted.
