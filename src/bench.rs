@@ -83,34 +83,23 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
     progress.abort();
     let gpu_stats = gpu.as_ref().zip(gpu_run).map(|(m, id)| m.end_run(id));
-    let snap = outcome.snapshot.clone();
-    let good = (!args.load.goodput.is_empty()).then_some(outcome.good_requests);
-    let summary = Summary::from_snapshot(&snap, good);
-    let mut server_run = server.borrow().run.clone();
-    // A last reading now, so the server's counters cover the whole run.
-    if server_run.scrapes > 0 {
-        if let Some(m) = crate::server_metrics::scrape(&base).await {
-            server_run.observe(&m);
-        }
-    }
-    let mut extra = gpu_sections(gpu_stats.as_ref(), summary.total_output_tokens);
-    extra.extend(server_sections(&server_run));
-    let mut result = crate::result::build(
+    let report = RunReport::new(
         &meta,
-        &summary,
         &outcome,
-        gpu_stats
-            .as_ref()
-            .map(|g| gpu_json(g, summary.total_output_tokens)),
-    );
-    add_server_json(&mut result, &server_run);
+        gpu_stats.as_ref(),
+        &server,
+        &base,
+        !args.load.goodput.is_empty(),
+    )
+    .await;
+    let (summary, result) = (&report.summary, &report.result);
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&result).unwrap_or_default()
+            serde_json::to_string_pretty(result).unwrap_or_default()
         );
     } else {
-        print!("{}", render_table(&summary, &snap, &extra));
+        print!("{}", report.table);
     }
     let mut code = if engine.interrupted {
         match signal.load(std::sync::atomic::Ordering::SeqCst) {
@@ -122,7 +111,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     };
-    if save && !crate::result::write_and_report(&paths, &result) {
+    if save && !crate::result::write_and_report(&paths, result) {
         code = ExitCode::FAILURE;
     }
     if let Some(e) = &outcome.jsonl_error {
@@ -149,6 +138,47 @@ pub fn gpu_sections(
     match g.map(|g| g.summary_lines(output_tokens)) {
         Some(lines) if !lines.is_empty() => vec![("GPU (over the run)".to_string(), lines)],
         _ => Vec::new(),
+    }
+}
+
+/// What a finished run reports, the same for `bench` and the dashboard: the summary, the
+/// result JSON (GPU and server blocks included) and the table.
+pub struct RunReport {
+    pub summary: Summary,
+    pub result: serde_json::Value,
+    pub table: String,
+}
+
+impl RunReport {
+    pub async fn new(
+        meta: &crate::result::RunMeta,
+        outcome: &crate::recorder::RecorderOutcome,
+        gpu: Option<&crate::gpu::GpuRunSummary>,
+        server: &tokio::sync::watch::Receiver<std::sync::Arc<crate::server_metrics::ServerView>>,
+        base_url: &str,
+        goodput: bool,
+    ) -> RunReport {
+        let snap = &outcome.snapshot;
+        let summary = Summary::from_snapshot(snap, goodput.then_some(outcome.good_requests));
+        let tokens = summary.total_output_tokens;
+        let mut server_run = server.borrow().run.clone();
+        // A last reading now, so the server's counters cover the whole run.
+        if server_run.scrapes > 0 {
+            if let Some(m) = crate::server_metrics::scrape(base_url).await {
+                server_run.observe(&m);
+            }
+        }
+        let mut extra = gpu_sections(gpu, tokens);
+        extra.extend(server_sections(&server_run));
+        let mut result =
+            crate::result::build(meta, &summary, outcome, gpu.map(|g| gpu_json(g, tokens)));
+        add_server_json(&mut result, &server_run);
+        let table = render_table(&summary, snap, &extra);
+        RunReport {
+            summary,
+            result,
+            table,
+        }
     }
 }
 

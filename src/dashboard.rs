@@ -5,7 +5,7 @@
 
 use crate::cli::DashboardArgs;
 use crate::runner;
-use crate::summary::{render_table, Summary};
+use crate::summary::Summary;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -105,9 +105,6 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     let (_engine, outcome) = rt
         .block_on(running.done)
         .map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
-    if let Some(m) = mock {
-        rt.block_on(m.shutdown());
-    }
     let gpu_stats = gpu.as_ref().zip(gpu_run).map(|(m, id)| m.end_run(id));
     // A dashboard run with no --num-prompts or --duration ends when the user quits: that is
     // its normal end, not an interruption.
@@ -117,26 +114,21 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         s.interrupted = false;
         outcome.snapshot = Arc::new(s);
     }
-    let snap = outcome.snapshot.clone();
-    let good = (!args.load.goodput.is_empty()).then_some(outcome.good_requests);
-    let summary = Summary::from_snapshot(&snap, good);
-    let out_tokens = summary.total_output_tokens;
-    let gpu_json = gpu_stats
-        .as_ref()
-        .map(|g| crate::bench::gpu_json(g, out_tokens));
-    let mut server_run = server_rx.borrow().run.clone();
-    if server_run.scrapes > 0 {
-        if let Some(m) = rt.block_on(crate::server_metrics::scrape(&base)) {
-            server_run.observe(&m);
-        }
+    let report = rt.block_on(crate::bench::RunReport::new(
+        &meta,
+        &outcome,
+        gpu_stats.as_ref(),
+        &server_rx,
+        &base,
+        !args.load.goodput.is_empty(),
+    ));
+    // The simulator goes only now, after the report's last reading of its /metrics.
+    if let Some(m) = mock {
+        rt.block_on(m.shutdown());
     }
-    let mut result = crate::result::build(&meta, &summary, &outcome, gpu_json);
-    crate::bench::add_server_json(&mut result, &server_run);
-    let mut extra = crate::bench::gpu_sections(gpu_stats.as_ref(), out_tokens);
-    extra.extend(crate::bench::server_sections(&server_run));
-    print!("{}", render_table(&summary, &snap, &extra));
+    print!("{}", report.table);
     let mut code = ExitCode::SUCCESS;
-    if !crate::result::write_and_report(&paths, &result) {
+    if !crate::result::write_and_report(&paths, &report.result) {
         code = ExitCode::FAILURE;
     }
     if let Err(e) = ui {
