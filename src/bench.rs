@@ -21,7 +21,7 @@ pub const EXIT_TERMINATED: u8 = 143;
 
 /// Print a setup error as one line and pick its exit code.
 pub fn report_error(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
+    crate::console::err_line(&format!("error: {e:#}"));
     if e.downcast_ref::<SetupError>().is_some() {
         ExitCode::from(EXIT_SETUP)
     } else {
@@ -52,12 +52,19 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let meta = prepared.meta.clone();
     let paths = prepared.paths.clone();
     let save = prepared.save_result;
+    // A result that cannot be written is found now, not after the run.
+    if save {
+        runner::check_writable(&paths)?;
+    }
+    for w in &prepared.warnings {
+        crate::console::err_line(w);
+    }
     let num_prompts = prepared.engine.num_prompts;
     let duration = prepared.engine.duration;
     eprintln!(
         "tokscope bench: model '{}' at {}{} | {} | concurrency {} | rate {}",
         meta.model_id,
-        base,
+        prepared.info.base_url,
         args.load.endpoint,
         match (num_prompts, duration) {
             (Some(n), _) => format!("{n} prompts"),

@@ -58,12 +58,17 @@ fn ms(since: Instant) -> f64 {
 pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
     let base = normalize_url(&args.url)?;
     let headers = parse_headers(&args.headers).map_err(SetupError)?;
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+    // At most a day: a check is meant to answer in seconds, and larger values would not fit
+    // the clock arithmetic.
+    if !(args.timeout > 0.0 && args.timeout <= 86_400.0) {
         return Err(SetupError(format!(
-            "--timeout: '{}' must be a positive number of seconds",
-            args.timeout
+            "--timeout: '{}' is out of range: use a number of seconds above 0 and at most 86400",
+            crate::runner::bounds::show(args.timeout)
         ))
         .into());
+    }
+    if args.max_tokens == 0 {
+        return Err(SetupError("--max-tokens: '0' asks for nothing; use 1 or more".into()).into());
     }
     let timeout = Duration::from_secs_f64(args.timeout);
     let http = crate::client::http_client(&headers, args.api_key.as_deref())?;

@@ -8,7 +8,7 @@
 use crate::chunk::{self, InlineThink};
 use crate::record::{ErrorKind, RequestError, RequestEvent, RequestRecord, TokenSource};
 use crate::sse::{SseEvent, SseSplitter};
-use anyhow::{bail, Context};
+use anyhow::Context;
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
@@ -311,6 +311,29 @@ impl Client {
     }
 }
 
+/// A URL as it may be shown or saved: credentials in it (`http://user:key@host`) become `***`.
+/// Requests still use the full URL (reqwest turns its user info into basic auth).
+pub fn redact_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***@{}", &url[..scheme_end], &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// `GET /v1/models` answered with an HTTP error status.
+#[derive(Debug, thiserror::Error)]
+#[error("GET '{url}' answered HTTP {status}: {message}")]
+pub struct ModelsStatusError {
+    pub url: String,
+    pub status: u16,
+    pub message: String,
+}
+
 /// Ids from `GET {base}/v1/models`, in the server's order.
 pub async fn list_models(http: &reqwest::Client, base_url: &str) -> anyhow::Result<Vec<String>> {
     let url = format!("{}/v1/models", base_url.trim_end_matches('/'));
@@ -323,14 +346,20 @@ pub async fn list_models(http: &reqwest::Client, base_url: &str) -> anyhow::Resu
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
     if !status.is_success() {
-        bail!(
-            "GET '{url}' answered HTTP {}: {}",
-            status.as_u16(),
-            error_message(&text)
-        );
+        return Err(ModelsStatusError {
+            url: redact_userinfo(&url),
+            status: status.as_u16(),
+            message: error_message(&text),
+        }
+        .into());
     }
-    let v: Value = serde_json::from_str(&text)
-        .with_context(|| format!("GET '{url}' did not return JSON: '{}'", short(&text, 80)))?;
+    let v: Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "GET '{}' did not return JSON: '{}'",
+            redact_userinfo(&url),
+            short(&text, 80)
+        )
+    })?;
     let ids: Vec<String> = v
         .get("data")
         .and_then(|d| d.as_array())
@@ -407,6 +436,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 fn describe_reqwest(e: &reqwest::Error, url: &str) -> String {
+    let url = redact_userinfo(url);
     if e.is_connect() {
         format!("cannot connect to '{url}': {}", error_chain(e))
     } else if e.is_timeout() {
@@ -674,6 +704,17 @@ pub async fn run_collecting(client: &Client, spec: &RequestSpec<'_>) -> (Request
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            redact_userinfo("http://user:sk-secret@host:8000/v1"),
+            "http://***@host:8000/v1"
+        );
+        assert_eq!(redact_userinfo("https://sk-only@h"), "https://***@h");
+        assert_eq!(redact_userinfo("http://h:1/a@b"), "http://h:1/a@b");
+        assert_eq!(redact_userinfo("http://h:1"), "http://h:1");
+    }
 
     #[test]
     fn body_for_chat_has_both_limits_and_usage() {

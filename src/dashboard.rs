@@ -6,6 +6,7 @@
 use crate::cli::DashboardArgs;
 use crate::runner;
 use crate::summary::Summary;
+use crate::tui::app::QuitReason;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -63,6 +64,11 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     ))?;
     let meta = prepared.meta.clone();
     let paths = prepared.paths.clone();
+    // The dashboard always writes its result: find out now, not after the run, if it cannot.
+    runner::check_writable(&paths)?;
+    for w in &prepared.warnings {
+        crate::console::err_line(w);
+    }
     let _guard = rt.enter();
     let running = runner::start(prepared, true);
     let gpu = crate::bench::start_gpu(&args.load)?;
@@ -106,10 +112,19 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         .block_on(running.done)
         .map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
     let gpu_stats = gpu.as_ref().zip(gpu_run).map(|(m, id)| m.end_run(id));
-    // A dashboard run with no --num-prompts or --duration ends when the user quits: that is
-    // its normal end, not an interruption.
+    let mut code = match &ui {
+        Ok(exit) => exit_code(exit),
+        Err(_) => ExitCode::FAILURE,
+    };
+    // A dashboard run with no --num-prompts or --duration ends when the user quits with `q`:
+    // that is its normal end, not an interruption. A signal or a lost terminal stays one.
+    let quit_by_key = matches!(&ui, Ok(e) if e.reason == QuitReason::Key);
     let mut outcome = outcome;
-    if meta.num_prompts.is_none() && args.load.duration.is_none() && outcome.snapshot.interrupted {
+    if quit_by_key
+        && meta.num_prompts.is_none()
+        && args.load.duration.is_none()
+        && outcome.snapshot.interrupted
+    {
         let mut s = (*outcome.snapshot).clone();
         s.interrupted = false;
         outcome.snapshot = Arc::new(s);
@@ -126,16 +141,28 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     if let Some(m) = mock {
         rt.block_on(m.shutdown());
     }
-    print!("{}", report.table);
-    let mut code = ExitCode::SUCCESS;
+    // The terminal may be gone (a dropped SSH link): these writes never panic.
+    crate::console::out(&report.table);
     if !crate::result::write_and_report(&paths, &report.result) {
         code = ExitCode::FAILURE;
     }
     if let Err(e) = ui {
-        eprintln!("error: the dashboard failed: {e:#}");
-        code = ExitCode::FAILURE;
+        crate::console::err_line(&format!("error: the dashboard failed: {e:#}"));
     }
     Ok(code)
+}
+
+/// The exit code of a dashboard run that ended as `exit` says: 0 for `q`, 130 for Ctrl-C or
+/// SIGINT, 143 for SIGTERM, 129 for SIGHUP or a terminal that went away (as shells report).
+fn exit_code(exit: &crate::tui::DashboardExit) -> ExitCode {
+    match (exit.signal, exit.reason) {
+        (Some(sig), _) => ExitCode::from(sig.exit_code()),
+        (None, QuitReason::Key) => ExitCode::SUCCESS,
+        (None, QuitReason::CtrlC) => ExitCode::from(crate::tui::Signal::Interrupt.exit_code()),
+        (None, QuitReason::Signal | QuitReason::TerminalLost) => {
+            ExitCode::from(crate::tui::Signal::Hangup.exit_code())
+        }
+    }
 }
 
 /// The dashboard's telemetry panel: the server's own queue and KV cache (from its /metrics) on

@@ -160,27 +160,56 @@ pub async fn run(
     };
     let mut next_id = 0u64;
     let mut commands_open = true;
+    // Commands that came during the warm-ups, applied first (in order) by the timed run.
+    let mut queued: VecDeque<Command> = VecDeque::new();
 
-    // Warm-ups: sent with the same concurrency cap, awaited, kept out of the statistics.
+    // Warm-ups: sent with the same concurrency cap, awaited, kept out of the statistics. A
+    // `Stop` ends them (and the run) at once; other commands wait for the timed run.
     if cfg.num_warmups > 0 {
         let _ = events.send(RequestEvent::State(RunState::Starting));
         let origin = Instant::now();
         let mut set = JoinSet::new();
-        for _ in 0..cfg.num_warmups {
-            let slot = ctx.limiter.acquire().await;
-            let job = prompts.next_job();
-            set.spawn(send_one(
-                &ctx,
-                next_id,
-                true,
-                Duration::ZERO,
-                job,
-                origin,
-                slot,
-            ));
-            next_id += 1;
+        let mut launched = 0u64;
+        let mut stopped = false;
+        loop {
+            if launched >= cfg.num_warmups && set.is_empty() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                cmd = commands.recv(), if commands_open => match cmd {
+                    Some(Command::Stop) => {
+                        stopped = true;
+                        break;
+                    }
+                    Some(other) => queued.push_back(other),
+                    None => commands_open = false,
+                },
+                Some(_) = set.join_next(), if !set.is_empty() => {}
+                slot = ctx.limiter.acquire(), if launched < cfg.num_warmups => {
+                    let job = prompts.next_job();
+                    set.spawn(send_one(&ctx, next_id, true, Duration::ZERO, job, origin, slot));
+                    next_id += 1;
+                    launched += 1;
+                }
+            }
         }
-        while set.join_next().await.is_some() {}
+        if stopped {
+            set.abort_all();
+            while set.join_next().await.is_some() {}
+            let _ = events.send(RequestEvent::Timeline {
+                at: Duration::ZERO,
+                what: format!(
+                    "stopped during the warm-ups ({launched} of {} sent)",
+                    cfg.num_warmups
+                ),
+            });
+            let _ = events.send(RequestEvent::SendingDone { interrupted: true });
+            return EngineOutcome {
+                sent: 0,
+                interrupted: true,
+            };
+        }
     }
 
     let origin = Instant::now();
@@ -220,7 +249,7 @@ pub async fn run(
         let due_at = next_due.map(|d| origin + shift + d);
         tokio::select! {
             biased;
-            cmd = commands.recv(), if commands_open => {
+            cmd = next_command(&mut queued, &mut commands), if commands_open || !queued.is_empty() => {
                 let Some(cmd) = cmd else {
                     commands_open = false;
                     continue;
@@ -359,6 +388,17 @@ pub async fn run(
         let _ = events.send(RequestEvent::SendingDone { interrupted: true });
     }
     EngineOutcome { sent, interrupted }
+}
+
+/// The next command: those kept from the warm-ups first, then the channel's.
+async fn next_command(
+    queued: &mut VecDeque<Command>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> Option<Command> {
+    match queued.pop_front() {
+        Some(c) => Some(c),
+        None => commands.recv().await,
+    }
 }
 
 async fn sleep_until_opt(t: Option<Instant>) {

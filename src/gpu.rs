@@ -435,6 +435,17 @@ pub fn fmt_gib(bytes: u64) -> String {
     format!("{:.1}G", bytes as f64 / (1u64 << 30) as f64)
 }
 
+/// `--gpu-interval` as a duration: from 0.05 s (faster only costs CPU) to an hour.
+pub fn check_interval(seconds: f64) -> Result<std::time::Duration, String> {
+    if !(0.05..=3600.0).contains(&seconds) {
+        return Err(format!(
+            "--gpu-interval: '{}' is out of range: use 0.05 to 3600 seconds",
+            crate::runner::bounds::show(seconds)
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

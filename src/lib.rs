@@ -9,6 +9,7 @@ pub mod check;
 pub mod chunk;
 pub mod cli;
 pub mod client;
+pub mod console;
 pub mod dashboard;
 pub mod engine;
 pub mod gpu;

@@ -126,7 +126,7 @@ pub struct MockArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Require `Authorization: Bearer KEY` on /v1/* and /tokenize.
-    #[arg(long, env = "TOKSCOPE_MOCK_API_KEY")]
+    #[arg(long, env = "TOKSCOPE_MOCK_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
 }
 

@@ -185,7 +185,9 @@ pub struct Recorder {
     interrupted: bool,
     fatal: Option<String>,
     detailed: Option<Detailed>,
-    jsonl: Option<std::io::BufWriter<std::fs::File>>,
+    /// The per-request log. Unbuffered on purpose: each record is one `write` of one whole line,
+    /// so a process killed at any moment (even `kill -9`) leaves no torn line behind.
+    jsonl: Option<std::fs::File>,
     jsonl_error: Option<String>,
     scratch: Vec<u32>,
     /// Bumped when anything visible changed, so unchanged state is not re-published.
@@ -200,7 +202,6 @@ impl Recorder {
         let mut jsonl_error = None;
         let jsonl = cfg.jsonl.as_ref().and_then(|p| {
             std::fs::File::create(p)
-                .map(std::io::BufWriter::new)
                 .map_err(|e| jsonl_error = Some(format!("cannot write '{}': {e}", p.display())))
                 .ok()
         });
@@ -534,9 +535,12 @@ impl Recorder {
             "itl_ms": rec.itl_us.iter().map(|&u| u as f64 / 1000.0).collect::<Vec<_>>(),
             "error": rec.error.as_ref().map(|e| json!({"kind": e.kind, "status": e.status, "message": e.message})),
         });
-        let res = serde_json::to_writer(&mut *w, &line)
+        let res = serde_json::to_vec(&line)
             .map_err(std::io::Error::from)
-            .and_then(|_| w.write_all(b"\n"));
+            .and_then(|mut bytes| {
+                bytes.push(b'\n');
+                w.write_all(&bytes)
+            });
         if let Err(e) = res {
             self.jsonl_failed(e);
         }

@@ -197,15 +197,17 @@ pub fn write_json(path: &Path, value: &Value) -> anyhow::Result<()> {
 pub fn write_and_report(paths: &ResultPaths, value: &Value) -> bool {
     match write_json(&paths.json, value) {
         Ok(()) => {
-            eprintln!(
+            crate::console::err_line(&format!(
                 "result: {} (per request: {})",
                 paths.json.display(),
                 paths.jsonl.display()
-            );
+            ));
             true
         }
         Err(e) => {
-            eprintln!("error: {e:#}; the summary above is complete, the result file is not");
+            crate::console::err_line(&format!(
+                "error: {e:#}; the summary above is complete, the result file is not"
+            ));
             false
         }
     }

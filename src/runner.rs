@@ -16,6 +16,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub mod bounds;
+
 /// A problem with the flags or the server found before the run starts (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -115,15 +117,16 @@ pub fn check_writable(paths: &ResultPaths) -> anyhow::Result<()> {
 
 /// A positive, finite number of seconds that fits a `Duration`.
 fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
+    let v_shown = bounds::show(v);
     if v.is_nan() || v <= 0.0 {
         return Err(bad(format!(
-            "{flag}: '{v}' must be a positive number of seconds"
+            "{flag}: '{v_shown}' must be a positive number of seconds"
         )));
     }
     // Anything past a year is a typo, and huge values would overflow the clock arithmetic.
     if v > 366.0 * 86400.0 || !v.is_finite() {
         return Err(bad(format!(
-            "{flag}: '{v}' seconds is more than a year; give a smaller value"
+            "{flag}: '{v_shown}' seconds is more than a year; give a smaller value"
         )));
     }
     Ok(Duration::from_secs_f64(v))
@@ -139,6 +142,10 @@ pub fn parse_rate(s: &str) -> anyhow::Result<Option<f64>> {
         Ok(r) if r.is_infinite() && r > 0.0 => Ok(None),
         Ok(r) if r > 1e6 && r.is_finite() => Err(bad(format!(
             "--request-rate: '{s}' requests per second is beyond any server; use 'inf' to send as fast as possible"
+        ))),
+        Ok(r) if r > 0.0 && r < bounds::MIN_RATE => Err(bad(format!(
+            "--request-rate: '{s}' is less than one request every 10,000 s; use {} or more",
+            bounds::MIN_RATE
         ))),
         Ok(r) if r > 0.0 && r.is_finite() => Ok(Some(r)),
         _ => Err(bad(format!(
@@ -158,6 +165,8 @@ pub struct Prepared {
     pub arrivals: Box<dyn engine::Arrivals>,
     pub paths: ResultPaths,
     pub save_result: bool,
+    /// Things the user should know before the run (e.g. too few open files for the load).
+    pub warnings: Vec<String>,
 }
 
 /// Validate flags, resolve the model, probe the server. `default_concurrency` applies when
@@ -176,22 +185,11 @@ pub async fn prepare(
     let extra_body = parse_json_object("--extra-body", &load.extra_body)?;
     let template_kwargs = parse_json_object("--chat-template-kwargs", &load.chat_template_kwargs)?;
     let timeout = seconds("--timeout", load.timeout)?;
-    if load.max_concurrency == Some(0) {
-        return Err(bad(
-            "--max-concurrency: '0' would never send anything; use 1 or more",
-        ));
-    }
-    if !(load.burstiness > 0.0 && load.burstiness.is_finite()) {
-        return Err(bad(format!(
-            "--burstiness: '{}' must be a positive number",
-            load.burstiness
-        )));
-    }
+    bounds::check(load, rate).map_err(bad)?;
     let duration = load
         .duration
         .map(|d| seconds("--duration", d))
         .transpose()?;
-    seconds("--gpu-interval", load.gpu_interval)?;
     crate::gpu::MonitorConfig::from_load_args(load).map_err(bad)?;
     let endpoint = if load.endpoint.starts_with('/') {
         load.endpoint.clone()
@@ -224,6 +222,29 @@ pub async fn prepare(
         ));
     }
 
+    // Prompts and arrivals before any network: their flag errors need no server.
+    let mut workload = crate::workload::build(load).map_err(|e| bad(format!("{e:#}")))?;
+    let arrivals = crate::workload::arrival::ArrivalSchedule::from_load(
+        load,
+        if duration.is_none() {
+            num_prompts
+        } else {
+            None
+        },
+    )
+    .map_err(bad)?;
+    let mut warnings = Vec::new();
+    let files = bounds::raise_open_files_limit();
+    let at_once = match (max_concurrency, rate) {
+        (Some(c), _) => Some(u64::from(c)),
+        (None, None) => num_prompts,
+        (None, Some(_)) => None,
+    };
+    if let Some(w) = at_once.and_then(|n| bounds::open_files_warning(n, files)) {
+        warnings.push(w);
+    }
+    let shown_base = crate::client::redact_userinfo(base_url);
+
     // The model: --model, or the server's first.
     let http = crate::client::http_client(&headers, load.api_key.as_deref())
         .map_err(|e| bad(format!("{e:#}")))?;
@@ -232,14 +253,10 @@ pub async fn prepare(
         None => {
             let ids = crate::client::list_models(&http, base_url)
                 .await
-                .map_err(|e| {
-                    bad(format!(
-                        "cannot find out the model: {e:#}. Pass --model NAME."
-                    ))
-                })?;
+                .map_err(|e| bad(models_failure(&e)))?;
             ids.into_iter().next().ok_or_else(|| {
                 bad(format!(
-                    "'{base_url}/v1/models' lists no model; pass --model NAME"
+                    "'{shown_base}/v1/models' lists no model; pass --model NAME"
                 ))
             })?
         }
@@ -260,17 +277,6 @@ pub async fn prepare(
     ccfg.timeout = timeout;
     let client = Arc::new(Client::new(ccfg).map_err(|e| bad(format!("{e:#}")))?);
 
-    let mut workload = crate::workload::build(load).map_err(|e| bad(format!("{e:#}")))?;
-    let arrivals = crate::workload::arrival::ArrivalSchedule::from_load(
-        load,
-        if duration.is_none() {
-            num_prompts
-        } else {
-            None
-        },
-    )
-    .map_err(bad)?;
-
     // One probe request: endpoint, model and credentials, as `vllm bench serve` does. A
     // transient failure (5xx, 429, a cut stream) is retried twice; a 4xx or a refused
     // connection is final.
@@ -288,11 +294,19 @@ pub async fn prepare(
         let mut attempt = 0;
         let probe = loop {
             attempt += 1;
-            let (probe, _) = run_collecting(&client, &spec).await;
+            let probe = probe_once(&client, &spec, timeout).await;
             match &probe.error {
                 None => break probe,
                 Some(err) if attempt < 3 && is_transient(err) => continue,
-                Some(err) => return Err(bad(probe_failure(base_url, &endpoint, &sent_model, err))),
+                Some(err) => {
+                    return Err(bad(probe_failure(
+                        &shown_base,
+                        &endpoint,
+                        &sent_model,
+                        err,
+                        timeout,
+                    )))
+                }
             }
         };
         if job.prompt_source == TokenSource::Estimate {
@@ -308,7 +322,7 @@ pub async fn prepare(
     }
 
     let info = RunInfo {
-        base_url: base_url.to_string(),
+        base_url: shown_base.clone(),
         model: model.clone(),
         endpoint: endpoint.clone(),
         simulated,
@@ -342,7 +356,7 @@ pub async fn prepare(
         burstiness: load.burstiness,
         max_concurrency,
         metadata,
-        config: sanitized_config(load, base_url),
+        config: sanitized_config(load, &shown_base),
     };
     let paths = ResultPaths::new(
         load.result_dir.as_deref(),
@@ -369,6 +383,7 @@ pub async fn prepare(
         arrivals: Box::new(Schedule(arrivals)),
         paths,
         save_result: load.save_result || load.save_detailed,
+        warnings,
     })
 }
 
@@ -454,11 +469,47 @@ impl engine::Arrivals for Schedule {
     }
 }
 
+/// After this long without the probe's answer, say what is being waited for.
+const PROBE_NOTICE_AFTER: Duration = Duration::from_secs(10);
+
+/// One probe request; after `PROBE_NOTICE_AFTER` a line on stderr says what it waits for, so
+/// a hung server is not a silent screen for the whole `--timeout`.
+async fn probe_once(
+    client: &Client,
+    spec: &RequestSpec<'_>,
+    timeout: Duration,
+) -> crate::record::RequestRecord {
+    let probe = run_collecting(client, spec);
+    tokio::pin!(probe);
+    tokio::select! {
+        (rec, _) = &mut probe => return rec,
+        _ = tokio::time::sleep(PROBE_NOTICE_AFTER) => {}
+    }
+    crate::console::err_line(&format!(
+        "waiting for the probe request's answer (up to --timeout {} s; --no-probe skips it)",
+        timeout.as_secs_f64()
+    ));
+    probe.await.0
+}
+
+/// A timeout is not retried: another would wait the whole `--timeout` again.
 fn is_transient(err: &crate::record::RequestError) -> bool {
     match err.kind {
         ErrorKind::HttpStatus => matches!(err.status, Some(429) | Some(500..=599)),
-        ErrorKind::Connect | ErrorKind::NoTokens => false,
+        ErrorKind::Connect | ErrorKind::NoTokens | ErrorKind::Timeout => false,
         _ => true,
+    }
+}
+
+/// Why the model could not be found out, and what fixes it.
+fn models_failure(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<crate::client::ModelsStatusError>() {
+        Some(s) if matches!(s.status, 401 | 403) => format!(
+            "the server refused the credentials on '{}' (HTTP {}: {}); set --api-key or \
+             OPENAI_API_KEY (or --header for another scheme)",
+            s.url, s.status, s.message
+        ),
+        _ => format!("cannot find out the model: {e:#}. Pass --model NAME."),
     }
 }
 
@@ -468,9 +519,15 @@ fn probe_failure(
     endpoint: &str,
     model: &str,
     err: &crate::record::RequestError,
+    timeout: Duration,
 ) -> String {
     let msg = &err.message;
     match (err.kind, err.status) {
+        (ErrorKind::Timeout, _) => format!(
+            "the probe request to {base}{endpoint} got no complete answer within --timeout {} s; \
+             is the server stuck? (--no-probe skips the probe)",
+            timeout.as_secs_f64()
+        ),
         (ErrorKind::HttpStatus, Some(404)) if msg.to_ascii_lowercase().contains("model") => {
             format!("the server does not know the model '{model}' ({msg}); check --model against {base}/v1/models")
         }

@@ -34,7 +34,7 @@ use ratatui::crossterm::{cursor, execute, terminal};
 use ratatui::layout::Rect;
 use ratatui::{Frame, Terminal};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use theme::{ColorSupport, Theme};
@@ -86,6 +86,36 @@ pub struct DashboardExit {
     pub reason: QuitReason,
     /// The last snapshot shown.
     pub last: Arc<Snapshot>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<Signal>,
+}
+
+/// A signal that stops the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Interrupt,
+    Terminate,
+    Hangup,
+}
+
+impl Signal {
+    /// The exit code a shell reports for it (128 + the signal's number).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Signal::Hangup => 129,
+            Signal::Interrupt => 130,
+            Signal::Terminate => 143,
+        }
+    }
+
+    fn from_u8(v: u8) -> Option<Signal> {
+        match v {
+            1 => Some(Signal::Hangup),
+            2 => Some(Signal::Interrupt),
+            15 => Some(Signal::Terminate),
+            _ => None,
+        }
+    }
 }
 
 /// Check the display options and resolve the theme list, before the terminal is touched, so a
@@ -105,24 +135,138 @@ pub fn prepare(ui: &crate::cli::UiArgs) -> anyhow::Result<(Vec<Theme>, Duration)
     ))
 }
 
-/// Run the dashboard on the calling thread until the user quits (`q`, Ctrl-C, SIGTERM/SIGHUP);
-/// `Command::Stop` is sent on every quit. When the run ends by itself the screen stays, marked
-/// DONE, until `q`. Call it from a plain thread (or `spawn_blocking`): it blocks.
+/// Run the dashboard until the user quits (`q`, Ctrl-C), a signal arrives (SIGINT, SIGTERM,
+/// SIGHUP) or the terminal goes away; `Command::Stop` is sent on every way out. When the run
+/// ends by itself the screen stays, marked DONE, until `q`. It blocks the calling thread.
+///
+/// The screen is drawn on a thread of its own while this one supervises it. A terminal that is
+/// gone (the SSH link dropped, the tmux session killed) can leave crossterm reading end-of-file
+/// forever inside `event::poll` (crossterm 0.29 does not stop on a zero-byte read), so the
+/// drawing thread cannot be trusted to notice: the supervisor watches for the hangup and the
+/// signals itself, stops the load at once, and returns so the caller can write the result.
 pub fn run(ctx: DashboardCtx) -> anyhow::Result<DashboardExit> {
     let (themes, frame_every) = prepare(&ctx.ui)?;
-    let signals = SignalWatch::start();
-    let mut term =
-        TerminalGuard::enter().context("cannot set up the terminal for the dashboard")?;
-    let result = event_loop(
-        &mut term.terminal,
-        &mut TerminalEvents,
-        ctx,
-        &themes,
-        frame_every,
-        &signals.fired,
-    );
-    drop(term);
-    result
+    let commands = ctx.commands.clone();
+    let latest = ctx.snapshots.clone();
+    let signals = SignalWatch::start(commands.clone());
+    let fired = signals.fired.clone();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let ui = std::thread::Builder::new()
+        .name("tokscope-ui".into())
+        .spawn(move || {
+            let result = TerminalGuard::enter()
+                .context("cannot set up the terminal for the dashboard")
+                .and_then(|mut term| {
+                    let stop = SignalFlag(&fired);
+                    let r = event_loop(
+                        &mut term.terminal,
+                        &mut TerminalEvents,
+                        ctx,
+                        &themes,
+                        frame_every,
+                        &stop,
+                    );
+                    drop(term);
+                    r
+                });
+            let _ = done_tx.send(result);
+        })
+        .context("cannot start the dashboard's thread")?;
+    let exit = |reason: QuitReason| DashboardExit {
+        reason,
+        last: latest.borrow().clone(),
+        signal: signals.received(),
+    };
+    let mut signal_since: Option<Instant> = None;
+    loop {
+        match done_rx.recv_timeout(SUPERVISE_EVERY) {
+            Ok(result) => {
+                let _ = ui.join();
+                return match result {
+                    Ok(mut e) => {
+                        e.signal = signals.received();
+                        Ok(e)
+                    }
+                    // Drawing failed because the terminal went away: that is how it ended.
+                    Err(_) if terminal_hung_up() => {
+                        let _ = commands.send(Command::Stop);
+                        Ok(exit(QuitReason::TerminalLost))
+                    }
+                    Err(e) => Err(e),
+                };
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                // The drawing thread panicked (the hook restored the terminal and printed why).
+                let _ = commands.send(Command::Stop);
+                restore_terminal();
+                anyhow::bail!(
+                    "the dashboard's screen thread stopped unexpectedly (see the message above)"
+                );
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if terminal_hung_up() {
+            let _ = commands.send(Command::Stop);
+            restore_terminal();
+            return Ok(exit(QuitReason::TerminalLost));
+        }
+        if signals.received().is_some() {
+            // The drawing thread normally ends within a frame; if it does not, it is stuck.
+            let since = *signal_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > SIGNAL_GRACE {
+                restore_terminal();
+                return Ok(exit(QuitReason::Signal));
+            }
+        }
+    }
+}
+
+/// How often the supervisor looks at the terminal and the signals.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(100);
+/// How long the drawing thread gets to end by itself after a signal.
+const SIGNAL_GRACE: Duration = Duration::from_secs(1);
+
+/// True when the controlling terminal has hung up (its other end is closed): `poll` reports
+/// POLLHUP (or an error) on standard input. False when standard input is not a terminal.
+#[cfg(unix)]
+pub fn terminal_hung_up() -> bool {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    let mut fd = libc::pollfd {
+        fd: 0,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, a zero timeout; poll only writes `revents`.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    n > 0 && fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
+#[cfg(not(unix))]
+pub fn terminal_hung_up() -> bool {
+    false
+}
+
+/// The signal flag as the drawing loop sees it: set once any stopping signal arrived.
+struct SignalFlag<'a>(&'a AtomicU8);
+
+impl StopSignal for SignalFlag<'_> {
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst) != 0
+    }
+}
+
+/// Something that tells the drawing loop to end as if a signal had arrived.
+pub trait StopSignal {
+    fn is_set(&self) -> bool;
+}
+
+impl StopSignal for AtomicBool {
+    fn is_set(&self) -> bool {
+        self.load(Ordering::SeqCst)
+    }
 }
 
 /// Where terminal events come from: the real terminal, or a script in tests.
@@ -152,7 +296,7 @@ pub fn event_loop<B: Backend>(
     mut ctx: DashboardCtx,
     themes: &[Theme],
     frame_every: Duration,
-    stop_signal: &AtomicBool,
+    stop_signal: &dyn StopSignal,
 ) -> anyhow::Result<DashboardExit>
 where
     B::Error: Send + Sync + 'static,
@@ -179,18 +323,27 @@ where
                 Event::Resize(..) => dirty = true,
                 _ => {}
             }
-            if app.quit.is_some() {
+            if app.quit.is_some() || stop_signal.is_set() {
                 break;
             }
             // Take everything already queued before drawing once.
             next = events.next(Duration::ZERO)?;
         }
-        if app.quit.is_none() && stop_signal.load(Ordering::SeqCst) {
+        if PANICKED.load(Ordering::SeqCst) {
+            // A panic elsewhere restored the terminal and printed its message: draw no more.
+            let _ = ctx.commands.send(Command::Stop);
+            anyhow::bail!("an internal error stopped the dashboard (see the message above)");
+        }
+        if app.quit.is_none() && stop_signal.is_set() {
             app.quit = Some(QuitReason::Signal);
             let _ = ctx.commands.send(Command::Stop);
         }
         if let Some(reason) = app.quit {
-            return Ok(DashboardExit { reason, last: snap });
+            return Ok(DashboardExit {
+                reason,
+                last: snap,
+                signal: None,
+            });
         }
         let now = Instant::now();
         let theme = &themes[app.theme_index % themes.len()];
@@ -315,6 +468,8 @@ pub fn screen_picture(
 
 /// Whether the dashboard holds the terminal (the panic hook restores it only then).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// A panic happened on some thread while the dashboard held the terminal: stop drawing.
+static PANICKED: AtomicBool = AtomicBool::new(false);
 
 fn restore_terminal() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
@@ -341,6 +496,9 @@ impl TerminalGuard {
         HOOK.call_once(|| {
             let previous = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
+                if ACTIVE.load(Ordering::SeqCst) {
+                    PANICKED.store(true, Ordering::SeqCst);
+                }
                 restore_terminal();
                 previous(info);
             }));
@@ -373,18 +531,20 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// SIGTERM and SIGHUP (the SSH link dropped) seen on a small thread of its own, so the loop
-/// can end and restore the terminal. Note: once installed, tokio keeps the handler for the
-/// process's life; the caller exits soon after the dashboard anyway.
+/// SIGINT, SIGTERM and SIGHUP (the SSH link dropped) seen on a small thread of its own. It
+/// stops the load itself, at once, so a screen that cannot end (a lost terminal) never keeps
+/// the server loaded; the drawing loop and the supervisor then end the dashboard. Note: once
+/// installed, tokio keeps the handlers for the process's life; the caller exits soon after.
 struct SignalWatch {
-    fired: Arc<AtomicBool>,
+    /// The signal's number once one arrived (0 before).
+    fired: Arc<AtomicU8>,
     /// Dropping it ends the thread.
     _stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl SignalWatch {
-    fn start() -> SignalWatch {
-        let fired = Arc::new(AtomicBool::new(false));
+    fn start(commands: tokio::sync::mpsc::UnboundedSender<Command>) -> SignalWatch {
+        let fired = Arc::new(AtomicU8::new(0));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let flag = fired.clone();
         let spawned = std::thread::Builder::new()
@@ -396,32 +556,43 @@ impl SignalWatch {
                 else {
                     return;
                 };
-                rt.block_on(wait_for_signal(flag, stop_rx));
+                if let Some(sig) = rt.block_on(wait_for_signal(stop_rx)) {
+                    flag.store(sig, Ordering::SeqCst);
+                    let _ = commands.send(Command::Stop);
+                }
             });
         SignalWatch {
             fired,
             _stop: spawned.is_ok().then_some(stop_tx),
         }
     }
+
+    fn received(&self) -> Option<Signal> {
+        Signal::from_u8(self.fired.load(Ordering::SeqCst))
+    }
 }
 
+/// The number of the first stopping signal to arrive, or `None` when told to stop watching.
 #[cfg(unix)]
-async fn wait_for_signal(flag: Arc<AtomicBool>, stop: tokio::sync::oneshot::Receiver<()>) {
+async fn wait_for_signal(stop: tokio::sync::oneshot::Receiver<()>) -> Option<u8> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut hup)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
     ) else {
-        return;
+        return None;
     };
     tokio::select! {
-        _ = term.recv() => flag.store(true, Ordering::SeqCst),
-        _ = hup.recv() => flag.store(true, Ordering::SeqCst),
-        _ = stop => {}
+        _ = int.recv() => Some(2),
+        _ = term.recv() => Some(15),
+        _ = hup.recv() => Some(1),
+        _ = stop => None,
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal(_flag: Arc<AtomicBool>, stop: tokio::sync::oneshot::Receiver<()>) {
+async fn wait_for_signal(stop: tokio::sync::oneshot::Receiver<()>) -> Option<u8> {
     let _ = stop.await;
+    None
 }

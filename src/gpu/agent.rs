@@ -8,7 +8,6 @@ use super::{AgentArgs, DeviceKind, GpuSample, LocalConfig, Metric, Vendor};
 use crate::prom::escape_label_value;
 use std::fmt::Write;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::watch;
 
 /// Label names in dcgm-exporter's spelling, and in snake_case for our own `tokscope_*` series
@@ -283,13 +282,7 @@ pub fn router(view: watch::Receiver<Arc<GpuView>>, host: String) -> axum::Router
 
 /// Run the agent until Ctrl-C.
 pub async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
-    if !(args.gpu_interval.is_finite() && args.gpu_interval >= 0.05) {
-        anyhow::bail!(
-            "--gpu-interval '{}' must be at least 0.05 seconds",
-            args.gpu_interval
-        );
-    }
-    let interval = Duration::from_secs_f64(args.gpu_interval);
+    let interval = super::check_interval(args.gpu_interval).map_err(crate::runner::SetupError)?;
     let monitor = GpuMonitor::start(MonitorConfig {
         interval,
         local: Some(LocalConfig::from_env()),

@@ -6,7 +6,6 @@ use super::{
 };
 use serde::Serialize;
 use std::fmt::Write;
-use std::time::Duration;
 
 /// One `tokscope gpu` answer (also its JSON shape).
 #[derive(Debug, Serialize)]
@@ -147,12 +146,7 @@ pub fn render_table(r: &GpuReport) -> String {
 
 /// Run `tokscope gpu`. Exits 0 with no GPU (that is an answer, not a failure).
 pub fn run_gpu(args: GpuArgs) -> anyhow::Result<()> {
-    if !(args.gpu_interval.is_finite() && args.gpu_interval >= 0.05) {
-        anyhow::bail!(
-            "--gpu-interval '{}' must be at least 0.05 seconds",
-            args.gpu_interval
-        );
-    }
+    let interval = super::check_interval(args.gpu_interval).map_err(crate::runner::SetupError)?;
     let mut discovery = discover_local(&LocalConfig::from_env());
     loop {
         let report = sample_all(&mut discovery);
@@ -165,6 +159,6 @@ pub fn run_gpu(args: GpuArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         println!();
-        std::thread::sleep(Duration::from_secs_f64(args.gpu_interval));
+        std::thread::sleep(interval);
     }
 }

@@ -30,16 +30,10 @@ pub struct MonitorConfig {
 impl MonitorConfig {
     /// From the shared load flags (`--gpu-interval`, `--gpu-endpoint`, `--no-gpu`).
     pub fn from_load_args(a: &crate::cli::LoadArgs) -> Result<Self, String> {
-        if !(a.gpu_interval.is_finite() && a.gpu_interval >= 0.05) {
-            return Err(format!(
-                "--gpu-interval '{}' must be at least 0.05 seconds",
-                a.gpu_interval
-            ));
-        }
         for e in &a.gpu_endpoints {
             super::remote::parse_endpoint(e)?;
         }
-        let interval = Duration::from_secs_f64(a.gpu_interval);
+        let interval = super::check_interval(a.gpu_interval)?;
         Ok(MonitorConfig {
             interval,
             local: (!a.no_gpu).then(LocalConfig::from_env),

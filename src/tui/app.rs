@@ -79,8 +79,10 @@ pub enum QuitReason {
     Key,
     /// Ctrl-C (a key in raw mode).
     CtrlC,
-    /// SIGTERM or SIGHUP.
+    /// SIGINT, SIGTERM or SIGHUP (which one: `DashboardExit::signal`).
     Signal,
+    /// The terminal went away (its other end closed) without a signal being seen first.
+    TerminalLost,
 }
 
 /// A short message in the footer (e.g. where `s` saved), shown until `until`.

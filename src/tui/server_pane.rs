@@ -12,6 +12,12 @@ use ratatui::Frame;
 /// Lines the pane needs when boxed (border included).
 pub const HEIGHT: u16 = 5;
 
+/// True when the server once answered but its latest scrape failed: the numbers shown are
+/// its last known ones, not its state now.
+fn stale(v: &ServerView) -> bool {
+    v.latest.is_some() && v.error.is_some()
+}
+
 /// One line, for the narrow layout.
 pub fn compact_line(v: &ServerView, theme: &Theme) -> Line<'static> {
     match &v.latest {
@@ -21,13 +27,18 @@ pub fn compact_line(v: &ServerView, theme: &Theme) -> Line<'static> {
                 .kv_usage
                 .map(|k| format!("{:.0}%", k * 100.0))
                 .unwrap_or_else(|| "n/a".into());
-            Line::from(vec![
-                Span::styled(format!("{} ", m.server), theme.accent()),
-                Span::styled(
-                    format!("run {} wait {} KV {kv}", n(m.running), n(m.waiting)),
-                    theme.text(),
-                ),
-            ])
+            let values = format!("run {} wait {} KV {kv}", n(m.running), n(m.waiting));
+            let mut spans = vec![Span::styled(format!("{} ", m.server), theme.accent())];
+            if stale(v) {
+                let age = v
+                    .age
+                    .map_or(String::new(), |a| format!(" {}s", a.as_secs()));
+                spans.push(Span::styled(format!("stale{age}: "), theme.warn()));
+                spans.push(Span::styled(values, theme.dim()));
+            } else {
+                spans.push(Span::styled(values, theme.text()));
+            }
+            Line::from(spans)
         }
         None => Line::styled(
             v.error
@@ -62,13 +73,18 @@ pub fn render(frame: &mut Frame, area: Rect, v: &ServerView, theme: &Theme) {
         }
         lines.push(Line::from(spans));
         let waiting: Vec<Option<f64>> = v.waiting_history.iter().map(|x| Some(*x)).collect();
-        lines.push(Line::from(vec![
-            Span::styled("queue ", theme.dim()),
-            Span::styled(
-                sparkline(&waiting, w.saturating_sub(6), None),
-                theme.series(1),
-            ),
-        ]));
+        if let (true, Some(e)) = (stale(v), &v.error) {
+            // Why the numbers above are old matters more than the queue's history.
+            lines.push(Line::styled(e.clone(), theme.warn()));
+        } else {
+            lines.push(Line::from(vec![
+                Span::styled("queue ", theme.dim()),
+                Span::styled(
+                    sparkline(&waiting, w.saturating_sub(6), None),
+                    theme.series(1),
+                ),
+            ]));
+        }
     }
     lines.truncate(inner.height as usize);
     frame.render_widget(Paragraph::new(lines), inner);
@@ -119,6 +135,31 @@ mod tests {
         );
         // Narrow layout: one line, no box.
         assert_eq!(text(&v, 34, 1)[0].trim_end(), "vllm run 12 wait 3 KV 50%");
+    }
+
+    #[test]
+    fn a_server_that_stopped_answering_is_shown_stale() {
+        let v = ServerView {
+            latest: Some(ServerMetrics {
+                server: "vllm",
+                running: Some(12.0),
+                waiting: Some(3.0),
+                kv_usage: Some(0.5),
+                ..ServerMetrics::default()
+            }),
+            error: Some("/metrics unreachable: connection refused".into()),
+            age: Some(std::time::Duration::from_secs(14)),
+            ..ServerView::default()
+        };
+        assert_eq!(
+            text(&v, 40, 1)[0].trim_end(),
+            "vllm stale 14s: run 12 wait 3 KV 50%"
+        );
+        let boxed = text(&v, 44, 5);
+        assert!(
+            boxed[3].contains("/metrics unreachable: connection refused"),
+            "{boxed:?}"
+        );
     }
 
     #[test]

@@ -143,7 +143,11 @@ impl ArrivalSchedule {
         }
         self.last += gap;
         self.issued += 1;
-        Duration::from_secs_f64(self.last)
+        // A gamma draw can be huge at tiny rates: past the cap an arrival is simply never due
+        // in this run, rather than a value the clock arithmetic cannot hold.
+        Duration::try_from_secs_f64(self.last)
+            .unwrap_or(FAR_FUTURE)
+            .min(FAR_FUTURE)
     }
 
     /// From `now` (offset from the run's start) on, arrivals follow `rate`. Burstiness stays.
@@ -157,6 +161,9 @@ impl ArrivalSchedule {
         Ok(())
     }
 }
+
+/// Arrivals later than this (about 30 years) are never due in a run.
+const FAR_FUTURE: Duration = Duration::from_secs(1_000_000_000);
 
 #[cfg(test)]
 mod tests {
