@@ -138,6 +138,8 @@ pub fn raise_open_files_limit() -> Option<u64> {
             lim = raised;
         }
     }
+    // rlim_t is u64 on Linux and macOS but not on every Unix.
+    #[allow(clippy::unnecessary_cast)]
     Some(lim.rlim_cur as u64)
 }
 
