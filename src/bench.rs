@@ -233,29 +233,47 @@ pub fn gpu_json(g: &crate::gpu::GpuRunSummary, output_tokens: u64) -> serde_json
 
 /// Ctrl-C or SIGTERM: stop sending, cancel in-flight requests, write what finished.
 /// Returns the exit code the signal asks for (0 until one arrives).
+/// Wait for a signal that may not have been installed (then never).
+#[cfg(unix)]
+async fn recv(s: Option<&mut tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
 pub fn spawn_signal_stop(
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
 ) -> std::sync::Arc<std::sync::atomic::AtomicU8> {
     let code = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
     let set = code.clone();
+    // The handlers are installed here, before the caller goes on: a signal that comes while
+    // the task below has not run yet is still caught (not the default action, which kills).
+    #[cfg(unix)]
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
     tokio::spawn(async move {
         #[cfg(unix)]
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
+        let exit = {
+            tokio::select! {
+                _ = recv(int.as_mut()) => EXIT_INTERRUPTED,
+                _ = recv(term.as_mut()) => EXIT_TERMINATED,
             }
         };
         #[cfg(not(unix))]
-        let term = std::future::pending::<()>();
-        let exit = tokio::select! {
-            _ = tokio::signal::ctrl_c() => EXIT_INTERRUPTED,
-            _ = term => EXIT_TERMINATED,
+        let exit = {
+            let _ = tokio::signal::ctrl_c().await;
+            EXIT_INTERRUPTED
         };
         set.store(exit, std::sync::atomic::Ordering::SeqCst);
-        eprintln!("\ninterrupted: stopping, writing the partial result");
+        crate::console::err_line("\ninterrupted: stopping, writing the partial result");
         let _ = commands.send(Command::Stop);
     });
     code
