@@ -154,6 +154,15 @@ pub struct LoadArgs {
     /// Stop sending after this many seconds.
     #[arg(allow_negative_numbers = true, long, value_name = "SECONDS")]
     pub duration: Option<f64>,
+    /// With --duration: how long requests still in flight may take to finish once sending
+    /// stops; then they are cut, counted as incomplete, and what they received is kept.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60.0
+    )]
+    pub drain_timeout: f64,
     /// Requests sent before the timed run and kept out of the statistics.
     #[arg(long, default_value_t = 0)]
     pub num_warmups: u64,

@@ -216,6 +216,7 @@ impl Client {
                 id: spec.id,
                 warmup: spec.warmup,
                 at: m.sent_at,
+                prompt_tokens: spec.prompt_tokens,
             });
         }
         let deadline = m.t0 + self.config.timeout;
@@ -467,8 +468,9 @@ struct Measure {
     think: InlineThink,
     done: bool,
     error: Option<RequestError>,
-    /// Chunks of the current network read not yet reported: (arrival, tokens, chunks).
-    pending: Option<(Instant, u32, u32)>,
+    /// Chunks of the current network read not yet reported: (arrival, tokens, chunks, any
+    /// answer text).
+    pending: Option<(Instant, u32, u32, bool)>,
     /// Text received, for `check` (collected only when asked).
     pub text: Option<String>,
 }
@@ -608,20 +610,21 @@ impl Measure {
             .push((micros(at.saturating_duration_since(self.t0)), tokens));
         if events.is_some() {
             self.pending = Some(match self.pending {
-                Some((_, t, c)) => (at, t.saturating_add(tokens), c + 1),
-                None => (at, tokens, 1),
+                Some((_, t, c, a)) => (at, t.saturating_add(tokens), c + 1, a || answer),
+                None => (at, tokens, 1, answer),
             });
         }
     }
 
     /// Send what the last network read carried as one event.
     fn flush(&mut self, events: Option<&UnboundedSender<RequestEvent>>) {
-        if let (Some((at, tokens, chunks)), Some(tx)) = (self.pending.take(), events) {
+        if let (Some((at, tokens, chunks, answer)), Some(tx)) = (self.pending.take(), events) {
             let _ = tx.send(RequestEvent::Chunk {
                 id: self.id,
                 at: at.saturating_duration_since(self.origin),
                 tokens,
                 chunks,
+                answer,
             });
         }
     }

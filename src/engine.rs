@@ -63,6 +63,8 @@ pub trait Arrivals: Send {
 pub struct EngineConfig {
     pub num_prompts: Option<u64>,
     pub duration: Option<Duration>,
+    /// After a `duration` run stops sending: the longest wait for requests in flight.
+    pub drain_timeout: Option<Duration>,
     pub num_warmups: u64,
     /// The starting load (keys may change it).
     pub control: Control,
@@ -361,6 +363,12 @@ pub async fn run(
     if interrupted {
         set.abort_all();
     }
+    // A timed run waits for its last requests at most this long (a slow server's requests can
+    // take minutes); a run of N prompts waits for them all, as vLLM does.
+    let mut drain_deadline = match (deadline, cfg.drain_timeout) {
+        (Some(_), Some(d)) if !interrupted => Some(Instant::now() + d),
+        _ => None,
+    };
     loop {
         tokio::select! {
             biased;
@@ -372,6 +380,17 @@ pub async fn run(
                 Some(_) => {}
                 None => commands_open = false,
             },
+            _ = sleep_until_opt(drain_deadline), if drain_deadline.is_some() && !set.is_empty() => {
+                let _ = events.send(RequestEvent::Timeline {
+                    at: at(Instant::now()),
+                    what: format!(
+                        "drain timeout: {} requests still in flight were cut (their tokens are kept)",
+                        in_flight.len()
+                    ),
+                });
+                set.abort_all();
+                drain_deadline = None;
+            }
             done = set.join_next() => match done {
                 Some(Ok(id)) => { in_flight.remove(&id); }
                 Some(Err(_)) => {}

@@ -136,8 +136,14 @@ impl RequestRecord {
 /// Events sent from request tasks and the engine to the recorder, in arrival order.
 #[derive(Debug)]
 pub enum RequestEvent {
-    /// A request was sent (it holds a concurrency slot from now on).
-    Sent { id: u64, warmup: bool, at: Duration },
+    /// A request was sent (it holds a concurrency slot from now on). `prompt_tokens` is the
+    /// workload's count (or estimate) until the server's usage corrects it.
+    Sent {
+        id: u64,
+        warmup: bool,
+        at: Duration,
+        prompt_tokens: u64,
+    },
     /// Text-carrying chunks arrived in one network read: `chunks` of them, `tokens` the live
     /// estimate (usage deltas, else one per chunk). One event per read, not per chunk: every
     /// chunk of a read has the same arrival time, and a fast server packs dozens in one read.
@@ -146,6 +152,8 @@ pub enum RequestEvent {
         at: Duration,
         tokens: u32,
         chunks: u32,
+        /// At least one of the chunks carried answer (non-reasoning) text.
+        answer: bool,
     },
     /// A request finished, successfully or not.
     Finished(Box<RequestRecord>),
@@ -161,7 +169,8 @@ pub enum RequestEvent {
     State(crate::snapshot::RunState),
     /// The timed run starts now: `at` is time zero of every later event's offset.
     Origin(tokio::time::Instant),
-    /// In-flight requests were cancelled (stop before they finished); they are not counted.
+    /// In-flight requests were cut before they finished (a stop, the drain timeout): they count
+    /// as incomplete, and what they received stays in the totals.
     Cancelled { ids: Vec<u64> },
     /// Something went wrong that ends the run (shown as a pane, written to the result).
     Fatal(String),

@@ -8,7 +8,7 @@
 use crate::record::{ErrorKind, RequestEvent, RequestRecord, TokenSource};
 use crate::snapshot::{
     Control, Counts, ErrorCount, LatencySet, LogLine, RunInfo, RunState, Series, Snapshot,
-    TimelineEvent,
+    StreamView, TimelineEvent, STREAMS_SHOWN,
 };
 use crate::stats::{summarize_slice, Distribution};
 use serde_json::json;
@@ -177,8 +177,8 @@ pub struct Recorder {
     errors: HashMap<ErrorKind, ErrorCount>,
     log: VecDeque<LogLine>,
     timeline: Vec<TimelineEvent>,
-    /// Live token counts per in-flight request: (second, tokens) placed in the series so far.
-    live: HashMap<u64, Vec<(u32, u32)>>,
+    /// Timed requests in flight, followed read by read.
+    live: HashMap<u64, live::Live>,
     warmups: HashSet<u64>,
     peak_output: u64,
     good: u64,
@@ -196,6 +196,16 @@ pub struct Recorder {
 
 /// Lines kept in the request log pane.
 const LOG_LINES: usize = 200;
+
+/// Whole-run figures keep full u64 microseconds.
+fn us64(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
+/// The recent window (display) saturates at u32 microseconds (71 minutes).
+fn us32(d: Duration) -> u32 {
+    us64(d).min(u64::from(u32::MAX)) as u32
+}
 
 impl Recorder {
     pub fn new(cfg: RecorderConfig) -> Self {
@@ -243,14 +253,19 @@ impl Recorder {
                 self.origin = Some(t);
                 self.state = RunState::Running;
             }
-            RequestEvent::Sent { id, warmup, at } => {
+            RequestEvent::Sent {
+                id,
+                warmup,
+                at,
+                prompt_tokens,
+            } => {
                 if warmup {
                     self.warmups.insert(id);
                     return;
                 }
                 self.counts.sent += 1;
                 self.counts.in_flight += 1;
-                self.live.insert(id, Vec::new());
+                self.live.insert(id, live::Live::new(at, prompt_tokens));
                 let b = self.series.bucket_mut(Self::sec(at) as usize);
                 b.sent += 1;
                 b.peak_in_flight = b.peak_in_flight.max(self.counts.in_flight as u32);
@@ -260,25 +275,8 @@ impl Recorder {
                 at,
                 tokens,
                 chunks,
-            } => {
-                let Some(placed) = self.live.get_mut(&id) else {
-                    return; // warm-up or unknown
-                };
-                let s = Self::sec(at);
-                match placed.last_mut() {
-                    Some((ls, n)) if *ls == s => *n += tokens,
-                    _ => placed.push((s, tokens)),
-                }
-                let b = self.series.bucket_mut(s as usize);
-                b.output_tokens += tokens as u64;
-                b.chunks += chunks as u64;
-                if let Some(origin) = self.origin {
-                    // Only seconds already over count towards the peak.
-                    if (s as u64) < origin.elapsed().as_secs() {
-                        self.peak_output = self.peak_output.max(b.output_tokens);
-                    }
-                }
-            }
+                answer,
+            } => self.on_chunk(id, at, tokens, chunks, answer),
             RequestEvent::Finished(rec) => self.finish(*rec),
             RequestEvent::Queued { waiting } => self.counts.queued = waiting,
             RequestEvent::Timeline { at, what } => self.timeline.push(TimelineEvent { at, what }),
@@ -307,18 +305,84 @@ impl Recorder {
                     if self.warmups.remove(&id) {
                         continue;
                     }
-                    if let Some(placed) = self.live.remove(&id) {
-                        // Tokens of a cancelled request leave the series: it is not counted.
-                        for (s, n) in placed {
-                            let b = self.series.bucket_mut(s as usize);
-                            b.output_tokens = b.output_tokens.saturating_sub(n as u64);
-                        }
+                    // Cut before it finished (a stop, the drain timeout): what arrived stays
+                    // in the totals and the series; the request counts as incomplete.
+                    if let Some(l) = self.live.remove(&id) {
                         self.counts.in_flight = self.counts.in_flight.saturating_sub(1);
-                        self.counts.sent = self.counts.sent.saturating_sub(1);
+                        self.counts.incomplete += 1;
+                        self.counts.incomplete_output_tokens += l.tokens;
                     }
                 }
             }
             RequestEvent::Fatal(msg) => self.fatal = Some(msg),
+        }
+    }
+
+    /// One network read of a stream: tokens into the series and totals, and the latency
+    /// samples it completes (TTFT, TTFO, ITL) into the distributions at once.
+    fn on_chunk(&mut self, id: u64, at: Duration, tokens: u32, chunks: u32, answer: bool) {
+        let Some(l) = self.live.get_mut(&id) else {
+            return; // warm-up or unknown
+        };
+        let s = Self::sec(at);
+        match l.placed.last_mut() {
+            Some((ls, n)) if *ls == s => *n += tokens,
+            _ => l.placed.push((s, tokens)),
+        }
+        l.tokens += u64::from(tokens);
+        let samples = l.on_read(at, chunks, answer);
+        // The prompt was processed between sending and this first token: place it there.
+        let prompt = samples
+            .ttft
+            .map(|_| (l.prompt_tokens, Self::sec(l.sent_at)));
+        if prompt.is_some() {
+            l.prompt_sec = Some(s);
+            l.prompt_placed = l.prompt_tokens;
+        }
+        self.counts.received_output_tokens += u64::from(tokens);
+        let b = self.series.bucket_mut(s as usize);
+        b.output_tokens += u64::from(tokens);
+        b.chunks += u64::from(chunks);
+        let now = b.output_tokens;
+        self.peak_candidate(s, now);
+        if let Some((n, from)) = prompt {
+            self.counts.received_input_tokens += n;
+            for (sec, share) in live::spread(n, from, s) {
+                self.series.bucket_mut(sec as usize).input_tokens += share;
+            }
+        }
+        self.record_read(s, &samples);
+    }
+
+    /// The latency samples of one read, at the second they arrived.
+    fn record_read(&mut self, s: u32, r: &live::ReadSamples) {
+        let b = self.series.bucket_mut(s as usize);
+        if let Some(t) = r.ttft {
+            b.ttft_sum_us += us64(t);
+            b.ttft_n += 1;
+        }
+        if let Some(t) = r.ttfo {
+            b.ttfo_sum_us += us64(t);
+            b.ttfo_n += 1;
+        }
+        let gaps = r
+            .gap
+            .iter()
+            .map(|g| us64(*g))
+            .chain((0..r.zero_gaps).map(|_| 0));
+        for g in gaps {
+            b.itl_sum_us += g;
+            b.itl_n += 1;
+            self.whole.itl.record(g);
+            self.recent.itl.push(s, g.min(u32::MAX as u64) as u32);
+        }
+        if let Some(t) = r.ttft {
+            self.whole.ttft.record(us64(t));
+            self.recent.ttft.push(s, us32(t));
+        }
+        if let Some(t) = r.ttfo {
+            self.whole.ttfo.record(us64(t));
+            self.recent.ttfo.push(s, us32(t));
         }
     }
 
@@ -332,19 +396,21 @@ impl Recorder {
             self.counts.warmups += 1;
             return;
         }
-        let placed = self.live.remove(&rec.id).unwrap_or_default();
+        let mut live = self.live.remove(&rec.id).unwrap_or_else(|| {
+            // Only records (no live events, as some tests feed them): take its samples now.
+            let mut l = live::Live::new(rec.sent_at, rec.prompt_tokens);
+            self.replay(&rec, &mut l);
+            l
+        });
         self.counts.in_flight = self.counts.in_flight.saturating_sub(1);
         let done_at = rec.sent_at + rec.e2e;
         let done_sec = Self::sec(done_at);
         let line_status;
         if let Some(err) = &rec.error {
+            // Its tokens arrived (the server did the work): they stay in the totals and the
+            // series; the request itself is a failure.
             self.counts.failed += 1;
             self.series.bucket_mut(done_sec as usize).failed += 1;
-            // A failed request's tokens are not output: take the live estimate back out.
-            for (s, n) in placed {
-                let b = self.series.bucket_mut(s as usize);
-                b.output_tokens = b.output_tokens.saturating_sub(n as u64);
-            }
             let e = self.errors.entry(err.kind).or_insert_with(|| ErrorCount {
                 kind: err.kind,
                 count: 0,
@@ -366,10 +432,12 @@ impl Recorder {
                 _ => self.counts.output_from_chunks += 1,
             }
             self.counts.reasoning_chunks += rec.reasoning_chunks;
-            self.place_exact(&rec, placed);
-            self.series
-                .bucket_mut(Self::sec(rec.sent_at) as usize)
-                .input_tokens += rec.prompt_tokens;
+            // The exact counts replace the live estimates, in the series and the totals.
+            self.counts.received_output_tokens = (self.counts.received_output_tokens
+                + rec.output_tokens)
+                .saturating_sub(live.tokens);
+            self.place_exact(&rec, std::mem::take(&mut live.placed));
+            self.correct_prompt(&rec, &live);
             self.record_latencies(&rec, done_sec);
             line_status = "ok".into();
         }
@@ -404,6 +472,27 @@ impl Recorder {
             e2e_ms: rec.e2e.as_secs_f64() * 1000.0,
             status: line_status,
         });
+    }
+
+    /// Feed a record that came without live events through the live path, read by read.
+    fn replay(&mut self, rec: &RequestRecord, l: &mut live::Live) {
+        self.live.insert(rec.id, std::mem::take(l));
+        for &(off, n) in &rec.chunk_times_us {
+            let at = rec.sent_at + Duration::from_micros(u64::from(off));
+            let answer = rec.ttfo.is_some_and(|t| rec.sent_at + t <= at);
+            self.on_chunk(rec.id, at, n, 1, answer);
+        }
+        *l = self.live.remove(&rec.id).unwrap_or_default();
+    }
+
+    /// The server's `usage.prompt_tokens` replaces the workload's count where the prompt was
+    /// placed (the first token's second); a request that never got a token places it now.
+    fn correct_prompt(&mut self, rec: &RequestRecord, l: &live::Live) {
+        let sec = l.prompt_sec.unwrap_or_else(|| Self::sec(rec.sent_at)) as usize;
+        let b = self.series.bucket_mut(sec);
+        b.input_tokens = (b.input_tokens + rec.prompt_tokens).saturating_sub(l.prompt_placed);
+        self.counts.received_input_tokens =
+            (self.counts.received_input_tokens + rec.prompt_tokens).saturating_sub(l.prompt_placed);
     }
 
     /// Replace a request's live token estimate in the per-second series by its exact count,
@@ -448,19 +537,10 @@ impl Recorder {
         }
     }
 
+    /// What is known only when a request completes: TPOT, E2E and the client queue time, at
+    /// the second it completed (TTFT, TTFO and ITL were recorded as they arrived).
     fn record_latencies(&mut self, rec: &RequestRecord, done_sec: u32) {
-        // Whole-run figures keep full u64 microseconds; the recent window (display) saturates.
-        let us64 = |d: Duration| d.as_micros().min(u64::MAX as u128) as u64;
-        let us = |d: Duration| us64(d).min(u32::MAX as u64) as u32;
         let b = self.series.bucket_mut(done_sec as usize);
-        if let Some(t) = rec.ttft {
-            b.ttft_sum_us += us64(t);
-            b.ttft_n += 1;
-        }
-        if let Some(t) = rec.ttfo {
-            b.ttfo_sum_us += us64(t);
-            b.ttfo_n += 1;
-        }
         let tpot = rec.tpot();
         if let Some(t) = tpot {
             b.tpot_sum_us += us64(t);
@@ -468,32 +548,15 @@ impl Recorder {
         }
         b.e2e_sum_us += us64(rec.e2e);
         b.e2e_n += 1;
-        for &i in &rec.itl_us {
-            b.itl_sum_us += i as u64;
-        }
-        b.itl_n += rec.itl_us.len() as u32;
-
-        if let Some(t) = rec.ttft {
-            self.whole.ttft.record(us64(t));
-            self.recent.ttft.push(done_sec, us(t));
-        }
-        if let Some(t) = rec.ttfo {
-            self.whole.ttfo.record(us64(t));
-            self.recent.ttfo.push(done_sec, us(t));
-        }
         if let Some(t) = tpot {
             self.whole.tpot.record(us64(t));
-            self.recent.tpot.push(done_sec, us(t));
-        }
-        for &i in &rec.itl_us {
-            self.whole.itl.record(i as u64);
-            self.recent.itl.push(done_sec, i);
+            self.recent.tpot.push(done_sec, us32(t));
         }
         self.whole.e2el.record(us64(rec.e2e));
-        self.recent.e2el.push(done_sec, us(rec.e2e));
+        self.recent.e2el.push(done_sec, us32(rec.e2e));
         let q = rec.queue_time();
         self.whole.queue.record(us64(q));
-        self.recent.queue.push(done_sec, us(q));
+        self.recent.queue.push(done_sec, us32(q));
 
         if !self.cfg.goodput.is_empty() {
             let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
@@ -650,7 +713,26 @@ impl Recorder {
             achieved_rate: if last == 0 { 0.0 } else { sent as f64 / span },
             interrupted: self.interrupted,
             fatal: self.fatal.clone(),
+            streams: Arc::new(self.streams(elapsed)),
         }
+    }
+
+    /// The oldest requests in flight, for the dashboard's streams view.
+    fn streams(&self, now: Duration) -> Vec<StreamView> {
+        let mut v: Vec<StreamView> = self
+            .live
+            .iter()
+            .map(|(id, l)| StreamView {
+                id: *id,
+                age: now.saturating_sub(l.sent_at),
+                ttft: l.first.map(|f| f.saturating_sub(l.sent_at)),
+                tokens: l.tokens,
+                tokens_per_s: l.decode_rate(),
+            })
+            .collect();
+        v.sort_by(|a, b| b.age.cmp(&a.age).then(a.id.cmp(&b.id)));
+        v.truncate(STREAMS_SHOWN);
+        v
     }
 
     /// Close the run: final state, exact numbers.
@@ -704,6 +786,8 @@ pub async fn run(
     tx.send_replace(outcome.snapshot.clone());
     outcome
 }
+
+mod live;
 
 #[cfg(test)]
 mod tests;

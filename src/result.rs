@@ -148,6 +148,17 @@ pub fn build(meta: &RunMeta, sum: &Summary, out: &RecorderOutcome, gpu: Option<V
         "interrupted": s.interrupted,
         "fatal": s.fatal,
         "input_throughput": sum.input_throughput,
+        // Every token that arrived, completed requests or not (vLLM's keys above count only
+        // completed ones); a run cut short keeps what its unfinished requests received.
+        "received": {
+            "output_tokens": s.counts.received_output_tokens,
+            "input_tokens": s.counts.received_input_tokens,
+            "output_throughput": sum.received_output_throughput,
+        },
+        "incomplete": {
+            "requests": s.counts.incomplete,
+            "output_tokens": s.counts.incomplete_output_tokens,
+        },
         "token_counts": {
             "output_from_usage": s.counts.output_from_usage,
             "output_from_chunks": s.counts.output_from_chunks,

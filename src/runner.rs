@@ -190,6 +190,7 @@ pub async fn prepare(
         .duration
         .map(|d| seconds("--duration", d))
         .transpose()?;
+    let drain_timeout = seconds("--drain-timeout", load.drain_timeout)?;
     crate::gpu::MonitorConfig::from_load_args(load).map_err(bad)?;
     let endpoint = if load.endpoint.starts_with('/') {
         load.endpoint.clone()
@@ -375,6 +376,7 @@ pub async fn prepare(
         engine: EngineConfig {
             num_prompts,
             duration,
+            drain_timeout: Some(drain_timeout),
             num_warmups: load.num_warmups,
             control,
         },
@@ -560,6 +562,7 @@ fn sanitized_config(load: &LoadArgs, base_url: &str) -> Value {
         "burstiness": load.burstiness,
         "num_prompts": load.num_prompts,
         "duration": load.duration,
+        "drain_timeout": load.drain_timeout,
         "num_warmups": load.num_warmups,
         "seed": load.seed,
         "dataset_name": format!("{:?}", load.dataset_name).to_ascii_lowercase(),

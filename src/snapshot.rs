@@ -73,8 +73,16 @@ pub struct Counts {
     /// Due by the schedule but waiting for a concurrency slot.
     pub queued: u64,
     pub warmups: u64,
+    /// Prompt and output tokens of completed requests (what `vllm bench serve` counts).
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Every output token that arrived, live (completed, failed and cut requests alike).
+    pub received_output_tokens: u64,
+    /// Prompt tokens of every request whose prefill is done (it got its first token).
+    pub received_input_tokens: u64,
+    /// Requests cut before they finished (a stop, the drain timeout), and what they received.
+    pub incomplete: u64,
+    pub incomplete_output_tokens: u64,
     /// Successful requests whose output count came from usage / from counting chunks.
     pub output_from_usage: u64,
     pub output_from_chunks: u64,
@@ -86,13 +94,15 @@ pub struct Counts {
 pub struct SecondBucket {
     /// Output tokens that arrived in this second (live estimate, exact once requests finish).
     pub output_tokens: u64,
-    /// Prompt tokens of requests sent in this second.
+    /// Prompt tokens processed in this second: a request's prompt is spread over the seconds
+    /// from sending to its first token (the prefill), corrected by the server's usage.
     pub input_tokens: u64,
     pub chunks: u64,
     pub sent: u64,
     pub ok: u64,
     pub failed: u64,
-    /// Sums and counts for per-second latency means (microseconds), keyed by completion second.
+    /// Sums and counts for per-second latency means (microseconds): TTFT, TTFO and ITL in the
+    /// second the token arrived, TPOT and E2E in the second the request completed.
     pub ttft_sum_us: u64,
     pub ttft_n: u32,
     pub tpot_sum_us: u64,
@@ -225,6 +235,26 @@ pub struct Snapshot {
     pub interrupted: bool,
     /// Why the run cannot go on, if it cannot (shown as a full pane, written to the result).
     pub fatal: Option<String>,
+    /// The requests in flight, oldest first (at most `STREAMS_SHOWN`): for long, slow requests
+    /// the only thing that moves between completions.
+    pub streams: Arc<Vec<StreamView>>,
+}
+
+/// Streams in flight kept in a snapshot, oldest first.
+pub const STREAMS_SHOWN: usize = 64;
+
+/// One request in flight, as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct StreamView {
+    pub id: u64,
+    /// Since it was sent.
+    pub age: Duration,
+    /// Its time to first token, once it has one.
+    pub ttft: Option<Duration>,
+    /// Output tokens received so far.
+    pub tokens: u64,
+    /// Its decode speed so far (tokens per second after the first token).
+    pub tokens_per_s: Option<f64>,
 }
 
 /// Per-second buckets stored as blocks of 60 seconds. Full blocks are shared between snapshots

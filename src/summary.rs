@@ -24,6 +24,13 @@ pub struct Summary {
     pub max_output_tokens_per_s: f64,
     pub max_concurrent_requests: u64,
     pub interrupted: bool,
+    /// Requests cut before they finished (a stop, the drain timeout) and what they received.
+    pub incomplete: u64,
+    pub incomplete_output_tokens: u64,
+    /// Every output token that arrived (completed, failed and cut requests), and its rate
+    /// over the run: what the dashboard showed live.
+    pub received_output_tokens: u64,
+    pub received_output_throughput: f64,
 }
 
 impl Summary {
@@ -48,6 +55,10 @@ impl Summary {
             max_output_tokens_per_s: s.peak_output_tps,
             max_concurrent_requests: s.peak_concurrency,
             interrupted: s.interrupted,
+            incomplete: c.incomplete,
+            incomplete_output_tokens: c.incomplete_output_tokens,
+            received_output_tokens: c.received_output_tokens,
+            received_output_throughput: per_s(c.received_output_tokens as f64),
         }
     }
 }
@@ -187,6 +198,29 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
         "Input token throughput (tok/s):",
         format!("{:.2}", sum.input_throughput),
     );
+    if sum.received_output_tokens != sum.total_output_tokens {
+        // Unfinished requests streamed tokens too: the rate the server really delivered.
+        line(
+            &mut out,
+            "Tokens received, all requests:",
+            sum.received_output_tokens,
+        );
+        line(
+            &mut out,
+            "Output throughput, all received (tok/s):",
+            format!("{:.2}", sum.received_output_throughput),
+        );
+    }
+    if sum.incomplete > 0 {
+        line(
+            &mut out,
+            "Incomplete requests (cut):",
+            format!(
+                "{} ({} tokens received)",
+                sum.incomplete, sum.incomplete_output_tokens
+            ),
+        );
+    }
     let ms_per_tok = if sum.output_throughput > 0.0 {
         1000.0 / sum.output_throughput
     } else {
@@ -247,7 +281,7 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
     if sum.interrupted {
         let _ = writeln!(
             out,
-            "INTERRUPTED: partial result for the requests that finished."
+            "INTERRUPTED: partial result; requests cut before they finished count as incomplete."
         );
     }
     let _ = writeln!(out, "{}", "=".repeat(50));

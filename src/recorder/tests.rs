@@ -42,6 +42,7 @@ fn feed(r: &mut Recorder, record: RequestRecord) {
         id: record.id,
         warmup: false,
         at: record.sent_at,
+        prompt_tokens: record.prompt_tokens,
     });
     for &(off, n) in &record.chunk_times_us {
         let at = record.sent_at + Duration::from_micros(off as u64);
@@ -50,6 +51,7 @@ fn feed(r: &mut Recorder, record: RequestRecord) {
             at,
             tokens: n,
             chunks: 1,
+            answer: true,
         });
     }
     r.ingest(RequestEvent::Finished(Box::new(record)));
@@ -124,7 +126,7 @@ async fn usage_count_replaces_chunk_estimate_in_the_series() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn failures_are_counted_by_kind_and_their_tokens_removed() {
+async fn failures_are_counted_by_kind_and_what_they_received_stays() {
     let mut r = recorder();
     r.ingest(RequestEvent::Origin(Instant::now()));
     let mut bad = rec(7, 0.0, 100, &[10, 10], 3, TokenSource::Chunks);
@@ -143,7 +145,11 @@ async fn failures_are_counted_by_kind_and_their_tokens_removed() {
     feed(&mut r, bad2);
     let s = r.finish_run().snapshot;
     assert_eq!((s.counts.ok, s.counts.failed), (0, 2));
-    assert_eq!(s.series.get(0).map(|b| b.output_tokens), Some(0));
+    // The four tokens arrived: they are in the series and the received total, not in the
+    // completed requests' total (vLLM's figure).
+    assert_eq!(s.series.get(0).map(|b| b.output_tokens), Some(4));
+    assert_eq!(s.counts.received_output_tokens, 4);
+    assert_eq!(s.counts.output_tokens, 0);
     let kinds: Vec<_> = s
         .errors
         .iter()
@@ -156,16 +162,19 @@ async fn failures_are_counted_by_kind_and_their_tokens_removed() {
             (ErrorKind::StreamCut, 1, "cut")
         ]
     );
-    assert_eq!(s.whole.ttft.count, 0);
+    // Both got a first token: TTFT counts them; TPOT and E2E only completed requests.
+    assert_eq!(s.whole.ttft.count, 2);
+    assert_eq!((s.whole.tpot.count, s.whole.e2el.count), (0, 0));
 }
 
 #[tokio::test(start_paused = true)]
-async fn warmups_and_cancelled_requests_stay_out() {
+async fn warmups_stay_out_and_cut_requests_are_incomplete() {
     let mut r = recorder();
     r.ingest(RequestEvent::Sent {
         id: 100,
         warmup: true,
         at: Duration::ZERO,
+        prompt_tokens: 10,
     });
     let mut w = rec(100, 0.0, 10, &[], 1, TokenSource::Usage);
     w.warmup = true;
@@ -175,18 +184,92 @@ async fn warmups_and_cancelled_requests_stay_out() {
         id: 1,
         warmup: false,
         at: Duration::ZERO,
+        prompt_tokens: 10,
     });
     r.ingest(RequestEvent::Chunk {
         id: 1,
         at: Duration::from_millis(10),
-        tokens: 1,
-        chunks: 1,
+        tokens: 3,
+        chunks: 3,
+        answer: true,
     });
     r.ingest(RequestEvent::Cancelled { ids: vec![1] });
     let s = r.finish_run().snapshot;
     assert_eq!(s.counts.warmups, 1);
-    assert_eq!((s.counts.sent, s.counts.ok, s.counts.in_flight), (0, 0, 0));
-    assert_eq!(s.series.get(0).map(|b| b.output_tokens), Some(0));
+    assert_eq!(
+        (
+            s.counts.sent,
+            s.counts.ok,
+            s.counts.in_flight,
+            s.counts.incomplete
+        ),
+        (1, 0, 0, 1)
+    );
+    assert_eq!(s.counts.incomplete_output_tokens, 3);
+    assert_eq!(s.counts.received_output_tokens, 3);
+    assert_eq!(s.series.get(0).map(|b| b.output_tokens), Some(3));
+    // It got its first token: its TTFT counts, and its two same-read gaps are ITL zeros.
+    assert_eq!(s.whole.ttft.count, 1);
+    assert_eq!(s.whole.itl.count, 2);
+}
+
+/// A slow stream shows its TTFT and ITL long before it finishes, and its prompt tokens are
+/// placed over the seconds of its prefill, not when the server's usage arrives at the end.
+#[tokio::test(start_paused = true)]
+async fn a_slow_stream_is_live_before_it_finishes() {
+    let mut r = recorder();
+    r.ingest(RequestEvent::Origin(Instant::now()));
+    r.ingest(RequestEvent::Sent {
+        id: 1,
+        warmup: false,
+        at: Duration::ZERO,
+        prompt_tokens: 3000,
+    });
+    // First token after 2.5 s (a long prefill), then one token a second.
+    for (i, ms) in [2500u64, 3500, 4500].iter().enumerate() {
+        r.ingest(RequestEvent::Chunk {
+            id: 1,
+            at: Duration::from_millis(*ms),
+            tokens: 1,
+            chunks: 1,
+            answer: i > 0,
+        });
+    }
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let s = r.snapshot(false);
+    assert_eq!(s.whole.ttft.count, 1);
+    assert!((s.whole.ttft.mean - 2500.0).abs() < 1e-6);
+    assert!((s.whole.ttfo.mean - 3500.0).abs() < 1e-6);
+    assert_eq!(s.whole.itl.count, 2);
+    assert_eq!(s.recent.ttft.count, 1);
+    assert_eq!(s.counts.received_output_tokens, 3);
+    assert_eq!(s.counts.output_tokens, 0, "nothing completed yet");
+    // The prompt spread over seconds 0, 1 and 2 (sent at 0, first token in second 2).
+    let input: Vec<u64> = (0..5)
+        .map(|i| s.series.get(i).map_or(0, |b| b.input_tokens))
+        .collect();
+    assert_eq!(input, vec![1000, 1000, 1000, 0, 0]);
+    // The per-second latency means have a value in the second of the first token.
+    assert_eq!(s.series.get(2).map(|b| b.ttft_n), Some(1));
+    assert_eq!(s.streams.len(), 1);
+    assert_eq!(s.streams[0].tokens, 3);
+    assert_eq!(s.streams[0].tokens_per_s, Some(1.0));
+    // The server's usage then says 3,200 prompt tokens: the difference goes to second 2.
+    let mut done = rec(1, 0.0, 2500, &[1000, 1000], 3, TokenSource::Usage);
+    done.prompt_tokens = 3200;
+    r.ingest(RequestEvent::Finished(Box::new(done)));
+    let s = r.finish_run().snapshot;
+    let input: Vec<u64> = (0..3)
+        .map(|i| s.series.get(i).map_or(0, |b| b.input_tokens))
+        .collect();
+    assert_eq!(input, vec![1000, 1000, 1200]);
+    assert_eq!(s.counts.input_tokens, 3200);
+    assert_eq!(s.counts.received_input_tokens, 3200);
+    // Live samples are not counted twice when the request completes.
+    assert_eq!(
+        (s.whole.ttft.count, s.whole.itl.count, s.whole.tpot.count),
+        (1, 2, 1)
+    );
 }
 
 #[test]

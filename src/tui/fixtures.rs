@@ -165,6 +165,7 @@ pub fn running_at(elapsed: Duration, tps: u64) -> Snapshot {
             output_from_usage: ok,
             output_from_chunks: 0,
             reasoning_chunks: 0,
+            ..Counts::default()
         },
         series: series(secs, tps, false),
         whole: latencies(ok, 1.0, false),
@@ -187,6 +188,7 @@ pub fn running_at(elapsed: Duration, tps: u64) -> Snapshot {
         achieved_rate: 5.9,
         interrupted: false,
         fatal: None,
+        streams: Default::default(),
     }
 }
 
