@@ -163,6 +163,8 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
         cfg.headers = headers.clone();
         cfg.api_key = args.api_key.clone();
         cfg.timeout = timeout;
+        cfg.include_usage = !args.no_stream_usage;
+        cfg.max_completion_tokens = !args.no_max_completion_tokens;
         let client = Client::new(cfg)?;
         let spec = RequestSpec {
             id: 0,
@@ -179,7 +181,10 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
             Some(e) => Step {
                 name: "stream",
                 status: "fail",
-                detail: format!("{}: {}", e.kind.label(), e.message),
+                detail: match client.advice_for(&e.message) {
+                    Some(a) => format!("{}: {}; {a}", e.kind.label(), e.message),
+                    None => format!("{}: {}", e.kind.label(), e.message),
+                },
                 ms: ms(t),
             },
             None => {

@@ -133,6 +133,10 @@ pub struct LoadArgs {
     /// Do not send stream_options.include_usage (for servers that reject it).
     #[arg(long)]
     pub no_stream_usage: bool,
+    /// Chat API: send only `max_tokens`, not also `max_completion_tokens` (for servers that
+    /// reject the newer name).
+    #[arg(long)]
+    pub no_max_completion_tokens: bool,
 
     /// Closed loop: at most N requests in flight.
     #[arg(long, value_name = "N")]
@@ -263,6 +267,12 @@ pub struct CheckArgs {
     /// Output tokens for the test request.
     #[arg(long, default_value_t = 16)]
     pub max_tokens: u32,
+    /// Do not send stream_options.include_usage (for servers that reject it).
+    #[arg(long)]
+    pub no_stream_usage: bool,
+    /// Chat API: send only `max_tokens`, not also `max_completion_tokens`.
+    #[arg(long)]
+    pub no_max_completion_tokens: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

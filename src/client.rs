@@ -32,6 +32,8 @@ pub struct ClientConfig {
     pub top_p: Option<f64>,
     /// Send `stream_options.include_usage` (and read token counts from `usage`).
     pub include_usage: bool,
+    /// Chat API: send `max_completion_tokens` beside `max_tokens`.
+    pub max_completion_tokens: bool,
     pub timeout: Duration,
 }
 
@@ -50,6 +52,7 @@ impl ClientConfig {
             temperature: None,
             top_p: None,
             include_usage: true,
+            max_completion_tokens: true,
             timeout: Duration::from_secs(600),
         }
     }
@@ -176,7 +179,9 @@ impl Client {
             );
             // Some servers read only one of the two names and otherwise generate to the end of
             // the context; the completions API has only `max_tokens`.
-            m.insert("max_completion_tokens".into(), json!(max_tokens));
+            if self.config.max_completion_tokens {
+                m.insert("max_completion_tokens".into(), json!(max_tokens));
+            }
         } else {
             m.insert("prompt".into(), json!(prompt));
         }
@@ -304,6 +309,55 @@ impl Client {
                 "the stream ended without [DONE] and without any text".into(),
             );
         }
+    }
+
+    /// When a server's error message names an optional field we sent, which flag sent it and
+    /// how to leave it out (e.g. transformers serve: "Unexpected fields in the request:
+    /// {'ignore_eos'}").
+    pub fn advice_for(&self, message: &str) -> Option<String> {
+        let c = &self.config;
+        let mut fields: Vec<(String, String)> = Vec::new();
+        if c.ignore_eos {
+            fields.push(("ignore_eos".into(), "leave out --ignore-eos".into()));
+        }
+        if c.include_usage {
+            fields.push(("stream_options".into(), "add --no-stream-usage".into()));
+        }
+        if c.is_chat() && c.max_completion_tokens {
+            fields.push((
+                "max_completion_tokens".into(),
+                "add --no-max-completion-tokens".into(),
+            ));
+        }
+        if c.chat_template_kwargs.is_some() {
+            fields.push((
+                "chat_template_kwargs".into(),
+                "leave out --chat-template-kwargs".into(),
+            ));
+        }
+        if c.temperature.is_some() {
+            fields.push(("temperature".into(), "leave out --temperature".into()));
+        }
+        if c.top_p.is_some() {
+            fields.push(("top_p".into(), "leave out --top-p".into()));
+        }
+        for k in c.extra_body.iter().flat_map(|m| m.keys()) {
+            fields.push((k.clone(), format!("remove '{k}' from --extra-body")));
+        }
+        let named = |f: &str| {
+            message.match_indices(f).any(|(i, _)| {
+                let before = message[..i].chars().next_back();
+                let after = message[i + f.len()..].chars().next();
+                let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                !word(before) && !word(after)
+            })
+        };
+        let hits: Vec<String> = fields
+            .into_iter()
+            .filter(|(f, _)| named(f))
+            .map(|(f, fix)| format!("the server rejects the field '{f}': {fix}"))
+            .collect();
+        (!hits.is_empty()).then(|| hits.join("; "))
     }
 
     /// Ids from `GET /v1/models`.
@@ -707,6 +761,45 @@ pub async fn run_collecting(client: &Client, spec: &RequestSpec<'_>) -> (Request
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rejected_field_names_the_flag_that_sent_it() {
+        let mut cfg = ClientConfig::new("http://h:1", "/v1/chat/completions", "m");
+        cfg.ignore_eos = true;
+        cfg.extra_body = serde_json::from_str(r#"{"top_k": 20}"#).ok();
+        let c = Client::new(cfg).unwrap();
+        // transformers serve, as seen on the GPU machine.
+        assert_eq!(
+            c.advice_for("HTTP 422: Unexpected fields in the request: {'ignore_eos'}")
+                .as_deref(),
+            Some("the server rejects the field 'ignore_eos': leave out --ignore-eos")
+        );
+        assert_eq!(
+            c.advice_for("extra fields not permitted: stream_options, top_k")
+                .as_deref(),
+            Some(
+                "the server rejects the field 'stream_options': add --no-stream-usage; \
+                 the server rejects the field 'top_k': remove 'top_k' from --extra-body"
+            )
+        );
+        assert_eq!(
+            c.advice_for("unknown field max_completion_tokens")
+                .as_deref(),
+            Some(
+                "the server rejects the field 'max_completion_tokens': add \
+                 --no-max-completion-tokens"
+            )
+        );
+        // A word that only contains a field's name is not the field.
+        assert_eq!(c.advice_for("bad max_tokens_x value"), None);
+        assert_eq!(c.advice_for("model not found"), None);
+        let body = c.body("hi", 5);
+        let mut cfg2 = c.config.clone();
+        cfg2.max_completion_tokens = false;
+        let body2 = Client::new(cfg2).unwrap().body("hi", 5);
+        assert!(String::from_utf8_lossy(&body).contains("max_completion_tokens"));
+        assert!(!String::from_utf8_lossy(&body2).contains("max_completion_tokens"));
+    }
 
     #[test]
     fn credentials_in_urls_are_redacted() {

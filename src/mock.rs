@@ -128,6 +128,10 @@ pub struct MockArgs {
     /// Require `Authorization: Bearer KEY` on /v1/* and /tokenize.
     #[arg(long, env = "TOKSCOPE_MOCK_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// Answer HTTP 422 to a request body with this field, as strict servers do (transformers
+    /// serve: "Unexpected fields in the request"). Repeatable.
+    #[arg(long = "reject-field", value_name = "NAME")]
+    pub reject_fields: Vec<String>,
 }
 
 fn parse_non_negative(s: &str) -> Result<f64, String> {
@@ -186,6 +190,8 @@ pub struct MockConfig {
     pub stall: Duration,
     pub seed: u64,
     pub api_key: Option<String>,
+    /// Request-body fields answered with HTTP 422.
+    pub reject_fields: Vec<String>,
 }
 
 impl Default for MockConfig {
@@ -212,6 +218,7 @@ impl Default for MockConfig {
             stall: Duration::from_millis(2000),
             seed: 0,
             api_key: None,
+            reject_fields: Vec::new(),
         }
     }
 }
@@ -257,6 +264,7 @@ impl From<&MockArgs> for MockConfig {
             stall: Duration::from_millis(a.stall_ms),
             seed,
             api_key: a.api_key.clone(),
+            reject_fields: a.reject_fields.clone(),
         }
     }
 }

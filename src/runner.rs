@@ -275,6 +275,7 @@ pub async fn prepare(
     ccfg.temperature = load.temperature;
     ccfg.top_p = load.top_p;
     ccfg.include_usage = !load.no_stream_usage;
+    ccfg.max_completion_tokens = !load.no_max_completion_tokens;
     ccfg.timeout = timeout;
     let client = Arc::new(Client::new(ccfg).map_err(|e| bad(format!("{e:#}")))?);
 
@@ -300,13 +301,11 @@ pub async fn prepare(
                 None => break probe,
                 Some(err) if attempt < 3 && is_transient(err) => continue,
                 Some(err) => {
-                    return Err(bad(probe_failure(
-                        &shown_base,
-                        &endpoint,
-                        &sent_model,
-                        err,
-                        timeout,
-                    )))
+                    let mut msg = probe_failure(&shown_base, &endpoint, &sent_model, err, timeout);
+                    if let Some(advice) = client.advice_for(&err.message) {
+                        msg = format!("{msg}; {advice}");
+                    }
+                    return Err(bad(msg));
                 }
             }
         };

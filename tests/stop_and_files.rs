@@ -323,3 +323,41 @@ fn the_open_files_limit_is_raised_or_warned_about() {
         "{stderr}"
     );
 }
+
+/// A strict server that rejects a field we sent: the error says which flag sent it and how to
+/// leave it out, in `bench` (before the run) and in `check`.
+#[test]
+fn a_rejected_field_is_turned_into_advice() {
+    let mock = Mock::start(&[
+        "--reject-field",
+        "ignore_eos",
+        "--reject-field",
+        "stream_options",
+    ]);
+    let r = run(&["bench", &mock.url, "--ignore-eos", "--num-prompts", "1"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Unexpected fields in the request: {'ignore_eos', 'stream_options'}")
+            && r.stderr
+                .contains("the server rejects the field 'ignore_eos': leave out --ignore-eos")
+            && r.stderr
+                .contains("the server rejects the field 'stream_options': add --no-stream-usage"),
+        "{}",
+        r.stderr
+    );
+    let ok = run(&[
+        "bench",
+        &mock.url,
+        "--no-stream-usage",
+        "--num-prompts",
+        "2",
+        "--random-output-len",
+        "4",
+    ]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let c = run(&["check", &mock.url]);
+    assert_ne!(c.code, 0);
+    assert!(c.stdout.contains("add --no-stream-usage"), "{}", c.stdout);
+    assert_eq!(run(&["check", &mock.url, "--no-stream-usage"]).code, 0);
+}

@@ -62,6 +62,31 @@ fn authorize(sim: &Sim, headers: &HeaderMap) -> Result<(), ApiError> {
     ))
 }
 
+/// `--reject-field`: a strict server's 422 for fields it does not know.
+fn reject_fields(sim: &Sim, body: &[u8]) -> Result<(), ApiError> {
+    if sim.cfg.reject_fields.is_empty() {
+        return Ok(());
+    }
+    let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) else {
+        return Ok(()); // parse_json reports it
+    };
+    let bad: Vec<String> = sim
+        .cfg
+        .reject_fields
+        .iter()
+        .filter(|f| m.contains_key(f.as_str()))
+        .map(|f| format!("'{f}'"))
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(wire::error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "UnprocessableEntity",
+        format!("Unexpected fields in the request: {{{}}}", bad.join(", ")),
+    ))
+}
+
 /// Checks the requested model (absent means the served one).
 fn check_model(sim: &Sim, model: Option<&str>) -> Result<(), ApiError> {
     match model {
@@ -100,6 +125,7 @@ async fn serve_generation(
 ) -> Result<Response, ApiError> {
     let arrival = Instant::now();
     authorize(&sim, &headers)?;
+    reject_fields(&sim, &body)?;
     let req: GenRequest = parse_json(&body)?;
     check_model(&sim, req.model.as_deref())?;
     let cfg = &sim.cfg;
