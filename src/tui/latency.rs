@@ -56,11 +56,14 @@ const METRICS: [Metric; 5] = [
     },
 ];
 
-/// TTFO only means something when the model sent reasoning text.
+/// TTFO only means something when the model sent reasoning text: a finished request had
+/// reasoning chunks, or a stream has its first token but not yet its first answer token.
 fn shown(snap: &Snapshot) -> impl Iterator<Item = &'static Metric> + '_ {
+    let reasoning =
+        snap.counts.reasoning_chunks > 0 || snap.whole.ttfo.count < snap.whole.ttft.count;
     METRICS
         .iter()
-        .filter(move |m| m.label != "TTFO" || snap.counts.reasoning_chunks > 0)
+        .filter(move |m| m.label != "TTFO" || reasoning)
 }
 
 /// Metric rows this snapshot shows (the layout sizes the pane by it).

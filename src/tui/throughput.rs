@@ -1,5 +1,11 @@
-//! The throughput chart: output and total tokens per second, one point per complete second,
-//! over the chosen window, with current / mean / peak as numbers above it.
+//! The throughput pane: output tokens per second on a chart of its own scale, and the prompt
+//! tokens the server processed (prefill) on a smaller chart below with its own scale, one point
+//! per complete second over the chosen window, with current / mean / peak as numbers above.
+//!
+//! Two charts, not one with two lines: prefill comes in bursts (a wave of requests sent at
+//! once) up to a hundred times the output rate, and on a shared axis the output line, the
+//! number people watch, would lie flat on the floor (seen on a real server: output ~300 tok/s
+//! under a prefill spike of 45,000). btop draws upload and download the same way.
 
 use super::app::App;
 use super::draw::pane_block;
@@ -15,8 +21,8 @@ use ratatui::Frame;
 fn output(b: &SecondBucket) -> f64 {
     b.output_tokens as f64
 }
-fn total(b: &SecondBucket) -> f64 {
-    b.total_tokens() as f64
+fn prefill(b: &SecondBucket) -> f64 {
+    b.input_tokens as f64
 }
 
 fn figures_line<'a>(
@@ -62,16 +68,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
     }
     let range = fmt::window_range(&snap.series, snap.elapsed, app.window.seconds());
     let out_f = fmt::figures(&snap.series, range, output);
-    let tot_f = fmt::figures(&snap.series, range, total);
+    let pre_f = fmt::figures(&snap.series, range, prefill);
 
     // Tall enough: both figure lines; otherwise output only (what people care about most).
     let legend_h = if inner.height >= 7 { 2 } else { 1 };
     let [legend, plot] =
         Layout::vertical([Constraint::Length(legend_h), Constraint::Fill(1)]).areas(inner);
     let narrow = inner.width < 64;
-    let mut legend_lines = vec![figures_line("output", out_f, 0, theme, narrow)];
+    let mut legend_lines = vec![figures_line("output ", out_f, 0, theme, narrow)];
     if legend_h == 2 {
-        legend_lines.push(figures_line("total ", tot_f, 1, theme, narrow));
+        legend_lines.push(figures_line("prefill", pre_f, 1, theme, narrow));
     }
     frame.render_widget(Paragraph::new(legend_lines), legend);
     if plot.height < 3 {
@@ -91,63 +97,109 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
         );
         return;
     }
+    // A fixed-width window keeps its scale while it fills; the whole run grows with it.
+    let x = (
+        from as f64,
+        match app.window.seconds() {
+            Some(w) => (from + w).max(to) as f64,
+            None => (to.max(10)) as f64,
+        },
+    );
     let points = |f: fn(&SecondBucket) -> f64| -> Vec<(f64, f64)> {
         snap.series
             .range(from, to)
             .map(|(i, b)| (i as f64 + 1.0, f(b)))
             .collect()
     };
-    let out_pts = points(output);
-    let tot_pts = points(total);
-    // The total line is drawn only where its figures are shown too.
-    let with_total = legend_h == 2;
-    let peak = if with_total {
-        tot_f.peak.unwrap_or(0.0).max(out_f.peak.unwrap_or(0.0))
+    // The prefill chart only where its figures are shown too, and there is room for both.
+    if legend_h == 2 && plot.height >= 10 {
+        let pre_h = (plot.height / 3).max(4);
+        let [top, bottom] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(pre_h)]).areas(plot);
+        // The same label width on both, so their time axes line up.
+        let w = label_width(out_f.peak).max(label_width(pre_f.peak));
+        let out_pts = points(output);
+        let top_y = (out_f.peak, w);
+        chart(frame, top, &out_pts, top_y, x, None, theme.series(0), theme);
+        let pre_pts = points(prefill);
+        let bottom_y = (pre_f.peak, w);
+        chart(
+            frame,
+            bottom,
+            &pre_pts,
+            bottom_y,
+            x,
+            Some(from),
+            theme.series(1),
+            theme,
+        );
     } else {
-        out_f.peak.unwrap_or(0.0)
-    };
-    let y_max = nice_ceiling(peak);
-    // A fixed-width window keeps its scale while it fills; the whole run grows with it.
-    let x_min = from as f64;
-    let x_max = match app.window.seconds() {
-        Some(w) => (from + w).max(to) as f64,
-        None => (to.max(10)) as f64,
-    };
-    let x_labels = vec![
-        Span::styled(
-            fmt::clock(std::time::Duration::from_secs(from as u64)),
-            theme.dim(),
-        ),
-        Span::styled(
-            fmt::clock(std::time::Duration::from_secs(x_max as u64)),
-            theme.dim(),
-        ),
-    ];
-    let y_labels = vec![
-        Span::styled("0", theme.dim()),
-        Span::styled(fmt::rate(y_max / 2.0), theme.dim()),
-        Span::styled(fmt::rate(y_max), theme.dim()),
-    ];
-    let mut datasets = Vec::with_capacity(2);
-    if with_total {
-        datasets.push(
-            Dataset::default()
-                .name("total")
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(theme.series(1))
-                .data(&tot_pts),
+        let out_pts = points(output);
+        let y = (out_f.peak, label_width(out_f.peak));
+        chart(
+            frame,
+            plot,
+            &out_pts,
+            y,
+            x,
+            Some(from),
+            theme.series(0),
+            theme,
         );
     }
-    datasets.push(
-        Dataset::default()
-            .name("output")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(theme.series(0))
-            .data(&out_pts),
-    );
-    let chart = Chart::new(datasets)
+}
+
+/// Width of the widest y label of a chart whose window peaks at `peak`.
+fn label_width(peak: Option<f64>) -> usize {
+    fmt::rate(nice_ceiling(peak.unwrap_or(0.0))).chars().count()
+}
+
+/// One line chart on its own y scale (a round number above the window's peak), its labels
+/// right-aligned to `label_w`. `x_from`: draw the time labels under it (the lowest chart).
+#[allow(clippy::too_many_arguments)] // the pieces of one chart; a struct would only rename them
+fn chart(
+    frame: &mut Frame,
+    area: Rect,
+    pts: &[(f64, f64)],
+    (peak, label_w): (Option<f64>, usize),
+    (x_min, x_max): (f64, f64),
+    x_from: Option<usize>,
+    style: ratatui::style::Style,
+    theme: &Theme,
+) {
+    let y_max = nice_ceiling(peak.unwrap_or(0.0));
+    let x_labels = match x_from {
+        Some(from) => vec![
+            Span::styled(
+                fmt::clock(std::time::Duration::from_secs(from as u64)),
+                theme.dim(),
+            ),
+            Span::styled(
+                fmt::clock(std::time::Duration::from_secs(x_max as u64)),
+                theme.dim(),
+            ),
+        ],
+        None => Vec::new(),
+    };
+    let label = |v: f64| {
+        let text = if v == 0.0 {
+            "0".to_string()
+        } else {
+            fmt::rate(v)
+        };
+        Span::styled(format!("{text:>label_w$}"), theme.dim())
+    };
+    let y_labels = if area.height >= 6 {
+        vec![label(0.0), label(y_max / 2.0), label(y_max)]
+    } else {
+        vec![label(0.0), label(y_max)]
+    };
+    let data = Dataset::default()
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(style)
+        .data(pts);
+    let chart = Chart::new(vec![data])
         .style(theme.text())
         .hidden_legend_constraints((Constraint::Length(0), Constraint::Length(0)))
         .x_axis(
@@ -162,7 +214,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
                 .bounds([0.0, y_max])
                 .labels(y_labels),
         );
-    frame.render_widget(chart, plot);
+    frame.render_widget(chart, area);
 }
 
 /// A round number at or above `v` (1, 2, 2.5, 5 times a power of ten), so axis labels read well.
