@@ -109,8 +109,14 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         ),
         Line::from(
             [
-                field("tokens in  ", fmt::count(c.input_tokens), theme, text),
-                field("  out ", fmt::count(c.output_tokens), theme, text),
+                // Every token so far, streaming requests included (live, not at completion).
+                field(
+                    "tokens in  ",
+                    fmt::count(c.received_input_tokens),
+                    theme,
+                    text,
+                ),
+                field("  out ", fmt::count(c.received_output_tokens), theme, text),
             ]
             .concat(),
         ),

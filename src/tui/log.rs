@@ -1,10 +1,12 @@
 //! The log pane: recent requests and run events (key presses, pauses), merged by time,
-//! newest at the bottom.
+//! newest at the bottom, and below them the requests still streaming (oldest first: tokens
+//! so far, TTFT, age, decode speed). On a slow server a request takes minutes, and the
+//! streams are the only rows that move between completions.
 
 use super::draw::pane_block;
 use super::fmt;
 use super::theme::Theme;
-use crate::snapshot::{LogLine, Snapshot, TimelineEvent};
+use crate::snapshot::{LogLine, Snapshot, StreamView, TimelineEvent};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -40,14 +42,55 @@ fn seconds(d: Duration) -> String {
     format!("{:>7.1}s", d.as_secs_f64())
 }
 
+/// One streaming request in the log's columns: sent at, id, tokens so far, TTFT, age.
+fn stream_line(st: &StreamView, now: Duration, w: usize, theme: &Theme) -> Line<'static> {
+    let head = format!(
+        "{}  #{:<6} {:>5} {:>7} {:>7}  ",
+        seconds(now.saturating_sub(st.age)),
+        st.id,
+        st.tokens,
+        fmt::ms(st.ttft.map(|t| t.as_secs_f64() * 1000.0)),
+        fmt::ms(Some(st.age.as_secs_f64() * 1000.0)),
+    );
+    let status = match (st.ttft, st.tokens_per_s) {
+        (None, _) => "▸ prefill".to_string(),
+        (Some(_), Some(r)) => format!("▸ {} tok/s", fmt::rate(r)),
+        (Some(_), None) => "▸ streaming".to_string(),
+    };
+    let room = w.saturating_sub(head.chars().count());
+    Line::from(vec![
+        Span::styled(head, theme.dim()),
+        Span::styled(fmt::truncate(&status, room), theme.accent()),
+    ])
+}
+
 pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     let block = pane_block("Requests and events", Some('3'), theme);
     let inner = block.inner(area);
     let w = inner.width as usize;
-    // One line of column heads, then the newest entries.
-    let entries = newest(snap, (inner.height as usize).saturating_sub(1));
-    let mut lines = Vec::with_capacity(entries.len() + 1);
-    if entries.is_empty() {
+    let body = (inner.height as usize).saturating_sub(1);
+    // Streams below the finished requests: up to half the rows when both are there.
+    let finished = newest(snap, body);
+    let want = if finished.is_empty() {
+        body
+    } else {
+        (body / 2).max(1)
+    };
+    let in_flight = snap.counts.in_flight as usize;
+    let mut stream_rows = snap.streams.len().min(want);
+    // A last row says how many more are in flight, in place of a stream row if need be.
+    let more_row = in_flight > stream_rows && want > 0;
+    if more_row && stream_rows == want {
+        stream_rows -= 1;
+    }
+    let more = in_flight.saturating_sub(stream_rows);
+    let keep = body.saturating_sub(stream_rows + usize::from(more_row));
+    let entries: Vec<Entry> = {
+        let skip = finished.len().saturating_sub(keep);
+        finished.into_iter().skip(skip).collect()
+    };
+    let mut lines = Vec::with_capacity(entries.len() + stream_rows + 2);
+    if entries.is_empty() && stream_rows == 0 {
         lines.push(Line::styled("no requests finished yet", theme.dim()));
     } else {
         lines.push(Line::styled(
@@ -87,6 +130,15 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
             ]),
         };
         lines.push(line);
+    }
+    for st in snap.streams.iter().take(stream_rows) {
+        lines.push(stream_line(st, snap.elapsed, w, theme));
+    }
+    if more_row {
+        lines.push(Line::styled(
+            format!("{:>8}  … {more} more in flight", ""),
+            theme.dim(),
+        ));
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
