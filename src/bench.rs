@@ -48,7 +48,9 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     // vLLM's default is 1000 prompts; a --duration run needs no count.
-    let prepared = runner::prepare(&base, &args.load, false, None, Some(1000)).await?;
+    let mut prepared = runner::prepare(&base, &args.load, false, None, Some(1000)).await?;
+    // Nothing shows the recent window headless: skip its percentiles on every publish.
+    prepared.recorder.recent_percentiles = false;
     let meta = prepared.meta.clone();
     let paths = prepared.paths.clone();
     let save = prepared.save_result;

@@ -76,6 +76,9 @@ pub struct RecorderConfig {
     /// Keep per-request arrays for `--save-detailed`.
     pub detailed: bool,
     pub control: Control,
+    /// Compute the recent window's percentiles at each publish (the dashboard shows them;
+    /// `bench` does not, and they are the publish's main cost: a sort of every recent sample).
+    pub recent_percentiles: bool,
 }
 
 impl RecorderConfig {
@@ -89,6 +92,7 @@ impl RecorderConfig {
             jsonl: None,
             detailed: false,
             control: Control::default(),
+            recent_percentiles: true,
         }
     }
 }
@@ -664,13 +668,17 @@ impl Recorder {
             x.prune(oldest);
         }
         let scratch = &mut self.scratch;
-        let recent = LatencySet {
-            ttft: r.ttft.dist(&p, scratch),
-            ttfo: r.ttfo.dist(&p, scratch),
-            tpot: r.tpot.dist(&p, scratch),
-            itl: r.itl.dist(&p, scratch),
-            e2el: r.e2el.dist(&p, scratch),
-            queue: r.queue.dist(&p, scratch),
+        let recent = if self.cfg.recent_percentiles {
+            LatencySet {
+                ttft: r.ttft.dist(&p, scratch),
+                ttfo: r.ttfo.dist(&p, scratch),
+                tpot: r.tpot.dist(&p, scratch),
+                itl: r.itl.dist(&p, scratch),
+                e2el: r.e2el.dist(&p, scratch),
+                queue: r.queue.dist(&p, scratch),
+            }
+        } else {
+            LatencySet::default()
         };
         let mut errors: Vec<ErrorCount> = self.errors.values().cloned().collect();
         errors.sort_by_key(|e| e.kind);

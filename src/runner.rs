@@ -596,7 +596,28 @@ pub fn start(p: Prepared, jsonl: bool) -> Running {
     if jsonl {
         rcfg.jsonl = Some(p.paths.jsonl.clone());
     }
-    let recorder = tokio::spawn(recorder::run(rcfg, ev_rx, snap_tx));
+    // The recorder gets a thread of its own: its work (folding events, building snapshots)
+    // then never holds up a runtime worker that a request task is waiting for, and the kernel
+    // can preempt it when a socket wakes a worker.
+    let (rec_tx, rec_rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("tokscope-recorder".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build();
+            if let Ok(rt) = rt {
+                let _ = rec_tx.send(rt.block_on(recorder::run(rcfg, ev_rx, snap_tx)));
+            }
+        });
+    let recorder = tokio::spawn(async move {
+        match spawned {
+            Ok(_) => rec_rx
+                .await
+                .map_err(|_| "the recorder thread ended without a result"),
+            Err(_) => Err("cannot start the recorder thread"),
+        }
+    });
     let engine = tokio::spawn(engine::run(
         p.engine, p.client, p.prompts, p.arrivals, ev_tx, cmd_rx,
     ));
@@ -606,7 +627,8 @@ pub fn start(p: Prepared, jsonl: bool) -> Running {
             interrupted: true,
         });
         let r = match recorder.await {
-            Ok(r) => r,
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => panic!("{e}"),
             Err(e) => panic!("the recorder task failed: {e}"),
         };
         (e, r)

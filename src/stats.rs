@@ -115,17 +115,35 @@ impl Distribution {
 }
 
 /// numpy's default percentile ("linear"): rank = p/100 * (n-1), interpolate between neighbours.
-pub fn interpolate(sorted: &[u64], p: f64) -> f64 {
+pub fn interpolate<T: Sample>(sorted: &[T], p: f64) -> f64 {
     match sorted.len() {
         0 => 0.0,
-        1 => sorted[0] as f64,
+        1 => sorted[0].to_f64(),
         n => {
             let rank = (p / 100.0).clamp(0.0, 1.0) * (n - 1) as f64;
             let lo = rank.floor() as usize;
             let hi = (lo + 1).min(n - 1);
             let frac = rank - lo as f64;
-            sorted[lo] as f64 + (sorted[hi] as f64 - sorted[lo] as f64) * frac
+            let (a, b) = (sorted[lo].to_f64(), sorted[hi].to_f64());
+            a + (b - a) * frac
         }
+    }
+}
+
+/// A sample value in microseconds: u64 for whole-run figures, u32 for the recent window.
+pub trait Sample: Copy {
+    fn to_f64(self) -> f64;
+}
+
+impl Sample for u64 {
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Sample for u32 {
+    fn to_f64(self) -> f64 {
+        f64::from(self)
     }
 }
 
@@ -138,7 +156,6 @@ pub fn summarize_slice(values: &mut [u32], percentiles: &[f64]) -> Dist {
         };
     }
     values.sort_unstable();
-    let wide: Vec<u64> = values.iter().map(|&v| v as u64).collect();
     let n = values.len() as f64;
     let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
     let var = values
@@ -151,12 +168,12 @@ pub fn summarize_slice(values: &mut [u32], percentiles: &[f64]) -> Dist {
         count: values.len() as u64,
         mean: ms(mean),
         std: ms(var.sqrt()),
-        median: ms(interpolate(&wide, 50.0)),
+        median: ms(interpolate(values, 50.0)),
         min: ms(values[0] as f64),
         max: ms(values[values.len() - 1] as f64),
         percentiles: percentiles
             .iter()
-            .map(|&p| (p, ms(interpolate(&wide, p))))
+            .map(|&p| (p, ms(interpolate(values, p))))
             .collect(),
     }
 }
