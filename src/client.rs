@@ -276,11 +276,20 @@ impl Client {
             let at = Instant::now();
             match item {
                 Ok(bytes) => {
-                    sse.feed(&bytes, |ev| m.on_event(ev, at, events));
+                    let fed = sse.feed(&bytes, |ev| m.on_event(ev, at, events));
                     m.flush(events);
+                    if let Err(overflow) = fed {
+                        m.fail(ErrorKind::Malformed, None, overflow.to_string());
+                    }
                     if m.done || m.error.is_some() {
                         return;
                     }
+                    // hyper's body channel is not a tokio resource, so a body that always has
+                    // bytes ready would never give the runtime a turn: `--timeout` (checked
+                    // only when this future is pending) and a stop's `abort` would wait for the
+                    // stream to end. One budget unit per read (a thread-local decrement) yields
+                    // at most every 128 reads, and after this read's timestamp, never before.
+                    tokio::task::coop::consume_budget().await;
                 }
                 Err(e) => {
                     let msg = format!(
