@@ -215,13 +215,20 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
         .await
     {
         Ok(r) if r.status().is_success() => {
-            let text = r.text().await.unwrap_or_default();
-            let m = crate::server_metrics::ServerMetrics::from_text(&text);
-            steps.push(Step {
-                name: "metrics",
-                status: "ok",
-                detail: m.describe(),
-                ms: ms(t),
+            let read = crate::limits::read_whole(r, crate::limits::MAX_METRICS_BODY, "/metrics");
+            steps.push(match read.await {
+                Ok(text) => Step {
+                    name: "metrics",
+                    status: "ok",
+                    detail: crate::server_metrics::ServerMetrics::from_text(&text).describe(),
+                    ms: ms(t),
+                },
+                Err(why) => Step {
+                    name: "metrics",
+                    status: "warn",
+                    detail: why,
+                    ms: ms(t),
+                },
             });
         }
         Ok(r) => steps.push(Step {

@@ -261,7 +261,11 @@ impl Client {
         };
         let status = resp.status();
         if !status.is_success() {
-            let text = resp.text().await.unwrap_or_default();
+            // Only the start: the message shown is 300 characters at most.
+            let text = crate::limits::read_capped(resp, crate::limits::MAX_ERROR_BODY)
+                .await
+                .map(|c| c.text())
+                .unwrap_or_default();
             m.fail(
                 ErrorKind::HttpStatus,
                 Some(status.as_u16()),
@@ -330,14 +334,20 @@ pub async fn list_models(http: &reqwest::Client, base_url: &str) -> anyhow::Resu
         .await
         .map_err(|e| anyhow::anyhow!(describe_reqwest(&e, &url)))?;
     let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
     if !status.is_success() {
+        let text = crate::limits::read_capped(resp, crate::limits::MAX_ERROR_BODY)
+            .await
+            .map(|c| c.text())
+            .unwrap_or_default();
         bail!(
             "GET '{url}' answered HTTP {}: {}",
             status.as_u16(),
             error_message(&text)
         );
     }
+    let text = crate::limits::read_whole(resp, crate::limits::MAX_MODELS_BODY, &format!("'{url}'"))
+        .await
+        .map_err(anyhow::Error::msg)?;
     let v: Value = serde_json::from_str(&text)
         .with_context(|| format!("GET '{url}' did not return JSON: '{}'", short(&text, 80)))?;
     let ids: Vec<String> = v

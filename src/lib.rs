@@ -12,6 +12,7 @@ pub mod client;
 pub mod dashboard;
 pub mod engine;
 pub mod gpu;
+pub mod limits;
 pub mod mock;
 pub mod prom;
 pub mod record;

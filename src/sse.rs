@@ -402,8 +402,12 @@ mod tests {
         let mut events = 0;
         s.feed(b"data: ", |_| events += 1).unwrap();
         let block = [b'a'; 64];
-        for _ in 0..(3 << 20) / 64 {
+        for i in 0..(3 << 20) / 64 {
             s.feed(&block, |_| events += 1).unwrap();
+            if i % 1024 == 0 {
+                // Fail as soon as the bound is passed, not minutes later.
+                assert!(t.elapsed() < std::time::Duration::from_secs(10), "read {i}");
+            }
         }
         s.feed(b"\n\n", |_| events += 1).unwrap();
         assert_eq!(events, 1);

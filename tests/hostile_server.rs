@@ -16,7 +16,8 @@ struct Finished {
     code: i32,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
-    max_rss_kib: i64,
+    /// The largest VmHWM read from /proc while it ran (0 if it ended before the first look).
+    max_rss_kib: u64,
     wall: Duration,
 }
 
@@ -40,8 +41,24 @@ fn spawn(args: &[&str]) -> Child {
         .expect("spawn tokscope")
 }
 
-/// Wait for `child` at most `limit` (then kill it and fail), reading its outputs meanwhile.
-/// `wait4` gives the child's own peak RSS (ru_maxrss), which /proc cannot once it has exited.
+/// The child's peak RSS so far, from /proc. Not `wait4`'s ru_maxrss: that one also counts the
+/// parent's (this test process's) peak, which the child inherits at spawn.
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -TERM failed");
+}
+
+/// Wait for `child` at most `limit` (then kill it and fail), reading its outputs and sampling
+/// its peak RSS meanwhile.
 fn finish(mut child: Child, started: Instant, limit: Duration) -> Finished {
     let drain = |r: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -64,16 +81,14 @@ fn finish(mut child: Child, started: Instant, limit: Duration) -> Finished {
             .take()
             .map(|s| Box::new(s) as Box<dyn Read + Send>),
     );
-    let pid = child.id() as libc::pid_t;
-    let (status, rss) = loop {
-        let mut status = 0;
-        // SAFETY: plain syscall on our own child; `usage` is a zeroed out-parameter.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if r == pid {
-            break (status, usage.ru_maxrss);
+    let mut rss = 0;
+    let status = loop {
+        if let Some(kib) = vm_hwm_kib(child.id()) {
+            rss = rss.max(kib);
         }
-        assert!(r == 0, "wait4 failed");
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
         if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
@@ -82,15 +97,10 @@ fn finish(mut child: Child, started: Instant, limit: Duration) -> Finished {
                 String::from_utf8_lossy(&err.join().unwrap_or_default())
             );
         }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -libc::WTERMSIG(status)
+        std::thread::sleep(Duration::from_millis(10));
     };
     Finished {
-        code,
+        code: status.code().unwrap_or(-1),
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
         max_rss_kib: rss,
@@ -112,6 +122,23 @@ fn bench_args<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
+/// Three seconds of requests one after another, each meeting the hostile answer: long enough
+/// to sample the peak RSS of the steady state, and to show it does not grow per request.
+fn three_seconds(url: &str) -> Vec<&str> {
+    vec![
+        "bench",
+        url,
+        "--model",
+        "m",
+        "--no-probe",
+        "--duration",
+        "3",
+        "--max-concurrency",
+        "1",
+        "--json",
+    ]
+}
+
 const LINE: usize = 64 << 20;
 
 /// A 64 MiB line without a newline used to cost quadratic time (every read rescanned the
@@ -121,30 +148,68 @@ const LINE: usize = 64 << 20;
 fn a_line_that_never_ends_fails_fast_in_bounded_memory() {
     let server = Hostile::start(Behaviour::new(Stream::LongLine(LINE)));
     let t = Instant::now();
-    let child = spawn(&bench_args(&server.url, &["--model", "m", "--no-probe"]));
+    let child = spawn(&three_seconds(&server.url));
     let done = finish(child, t, Duration::from_secs(60));
     let out = done.text();
     assert_eq!(done.code, 1, "every request failed, so exit 1: {out}");
     assert!(done.wall < Duration::from_secs(20), "took {:?}", done.wall);
-    // The line alone is 64 MiB; the client may hold at most the cap (4 MiB) of it.
+    assert!(done.max_rss_kib > 0, "RSS never sampled");
+    // The debug binary idles at ~30 MiB; holding the 64 MiB line would put it past 94 MiB.
+    // The client may hold at most the cap (4 MiB) of it, plus the allocator's slack.
     assert!(
-        done.max_rss_kib < 56 * 1024,
+        done.max_rss_kib < 80 * 1024,
         "peak RSS {} KiB for a capped line: {out}",
         done.max_rss_kib
     );
     let v: serde_json::Value = serde_json::from_slice(&done.stdout).expect("JSON result");
-    assert_eq!(v["failed"], 1, "{out}");
+    assert_eq!(v["completed"], 0, "{out}");
     let errors = v["tokscope"]["errors"].to_string();
     assert!(errors.contains("malformed_chunk"), "{errors}");
     assert!(errors.contains("without a newline"), "{errors}");
-    // The client hung up long before the server had sent it all (sockets buffer a few MiB).
+    // Each request hung up long before the server had sent it all (sockets buffer a few MiB).
     let sent = server.streamed.load(Ordering::Relaxed);
-    assert!(sent < (LINE as u64) / 2, "server streamed {sent} bytes");
+    let failed = v["failed"].as_u64().unwrap_or(0);
+    assert!(failed >= 1, "{out}");
+    assert!(
+        sent / failed < (LINE as u64) / 2,
+        "server streamed {sent} bytes to {failed} requests"
+    );
     eprintln!(
         "long line: wall {:?}, peak RSS {} KiB, server sent {} KiB",
         done.wall,
         done.max_rss_kib,
         sent / 1024
+    );
+}
+
+/// A 64 MiB error body (HTTP 500) is read only as far as its message needs.
+#[test]
+fn a_huge_error_body_is_not_buffered() {
+    let mut body = b"upstream exploded: ".to_vec();
+    body.resize(LINE, b'x');
+    let server = Hostile::start(Behaviour::new(Stream::Status(500, body)));
+    let t = Instant::now();
+    let child = spawn(&three_seconds(&server.url));
+    let done = finish(child, t, Duration::from_secs(60));
+    let out = done.text();
+    assert_eq!(done.code, 1, "{out}");
+    assert!(done.wall < Duration::from_secs(20), "took {:?}", done.wall);
+    assert!(done.max_rss_kib > 0, "RSS never sampled");
+    // As above: ~30 MiB idle, past 94 MiB if the body were held whole.
+    assert!(
+        done.max_rss_kib < 80 * 1024,
+        "peak RSS {} KiB for a 64 MiB error body: {out}",
+        done.max_rss_kib
+    );
+    let v: serde_json::Value = serde_json::from_slice(&done.stdout).expect("JSON result");
+    let errors = v["tokscope"]["errors"].to_string();
+    assert!(
+        errors.contains("HTTP 500: upstream exploded: xxx"),
+        "{errors}"
+    );
+    eprintln!(
+        "error body: wall {:?}, peak RSS {} KiB",
+        done.wall, done.max_rss_kib
     );
 }
 
@@ -193,8 +258,7 @@ fn sigterm_wins_over_a_line_that_never_ends() {
         .load(Ordering::Relaxed)
         > 8 << 20));
     let signalled = Instant::now();
-    // SAFETY: plain syscall on our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    sigterm(&child);
     let done = finish(child, t, Duration::from_secs(60));
     let out = done.text();
     let after = signalled.elapsed();
@@ -218,10 +282,43 @@ fn sigterm_wins_over_an_endless_flood() {
         .load(Ordering::Relaxed)
         > 8 << 20));
     let signalled = Instant::now();
-    // SAFETY: plain syscall on our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    sigterm(&child);
     let done = finish(child, t, Duration::from_secs(60));
     let out = done.text();
     assert_eq!(done.code, 143, "{out}");
     assert!(signalled.elapsed() < Duration::from_secs(10), "{out}");
+}
+
+/// A 20 MB Prometheus page of valid vLLM lines (the size that took bench to 465 MB).
+fn huge_metrics_page() -> Vec<u8> {
+    let line = "vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 1\n";
+    line.repeat((20 << 20) / line.len()).into_bytes()
+}
+
+/// Every reader of a Prometheus page refuses one past the cap, and stops reading it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_metrics_page_is_refused_not_buffered() {
+    let mut b = Behaviour::new(Stream::Text("hi".into()));
+    b.metrics = Some(huge_metrics_page());
+    let server = Hostile::start(b);
+    // The server's own /metrics, as bench and the dashboard scrape it.
+    assert_eq!(tokscope::server_metrics::scrape(&server.url).await, None);
+    // The remote GPU page reader (it blocks: its own thread and runtime).
+    let url = format!("{}/metrics", server.url);
+    let got = tokio::task::spawn_blocking(move || {
+        use tokscope::gpu::GpuSource;
+        let mut src =
+            tokscope::gpu::remote::RemoteSource::new("n".into(), url, Duration::from_secs(10));
+        src.sample()
+    })
+    .await
+    .expect("join");
+    let err = got.expect_err("a 20 MB page is refused");
+    assert!(err.contains("sent more than 4 MiB"), "{err}");
+    // Each reader stopped soon after the cap (plus what the sockets buffered), not at 20 MB.
+    let sent = server.streamed.load(Ordering::Relaxed);
+    assert!(
+        sent < 2 * (12 << 20),
+        "the server sent {sent} bytes to two readers"
+    );
 }

@@ -96,9 +96,8 @@ impl GpuSource for RemoteSource {
             if !resp.status().is_success() {
                 return Err(format!("'{}' answered {}", self.url, resp.status()));
             }
-            resp.text()
-                .await
-                .map_err(|e| format!("'{}': {e}", self.url))
+            let what = format!("'{}'", self.url);
+            crate::limits::read_whole(resp, crate::limits::MAX_METRICS_BODY, &what).await
         };
         let text = rt.block_on(async {
             tokio::time::timeout(self.timeout + Duration::from_millis(100), fetch)

@@ -156,8 +156,20 @@ async fn serve(mut sock: TcpStream, b: Arc<Behaviour>, counter: Arc<AtomicU64>) 
                 )
                 .await;
             }
+            // No Content-Length: the client can only stop by counting what it read.
             "/metrics" => match &b.metrics {
-                Some(page) => respond(&mut sock, 200, "text/plain", page).await,
+                Some(page) => {
+                    let head =
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n";
+                    if sock.write_all(head.as_bytes()).await.is_ok() {
+                        for block in page.chunks(64 * 1024) {
+                            if !send(&mut sock, block, &counter).await {
+                                return;
+                            }
+                        }
+                    }
+                    let _ = sock.shutdown().await;
+                }
                 None => respond(&mut sock, 404, "text/plain", b"no metrics").await,
             },
             "/health" => respond(&mut sock, 200, "text/plain", b"").await,
