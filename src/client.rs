@@ -342,20 +342,25 @@ pub async fn list_models(http: &reqwest::Client, base_url: &str) -> anyhow::Resu
         bail!(
             "GET '{url}' answered HTTP {}: {}",
             status.as_u16(),
-            error_message(&text)
+            crate::sanitize::line(&error_message(&text))
         );
     }
     let text = crate::limits::read_whole(resp, crate::limits::MAX_MODELS_BODY, &format!("'{url}'"))
         .await
         .map_err(anyhow::Error::msg)?;
-    let v: Value = serde_json::from_str(&text)
-        .with_context(|| format!("GET '{url}' did not return JSON: '{}'", short(&text, 80)))?;
+    let v: Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "GET '{url}' did not return JSON: '{}'",
+            crate::sanitize::line(&short(&text, 80))
+        )
+    })?;
     let ids: Vec<String> = v
         .get("data")
         .and_then(|d| d.as_array())
         .map(|a| {
             a.iter()
-                .filter_map(|m| m.get("id")?.as_str().map(str::to_owned))
+                // Ids are printed (banner, check, dashboard header): made safe here.
+                .filter_map(|m| Some(crate::sanitize::line(m.get("id")?.as_str()?).into_owned()))
                 .collect()
         })
         .unwrap_or_default();
@@ -489,12 +494,15 @@ impl Measure {
         }
     }
 
+    /// Record the request's failure (the first one wins). The message may quote the server
+    /// (error bodies, error events, chunks), so it is made safe to print here, once, for every
+    /// face that shows it.
     fn fail(&mut self, kind: ErrorKind, status: Option<u16>, message: String) {
         if self.error.is_none() {
             self.error = Some(RequestError {
                 kind,
                 status,
-                message,
+                message: crate::sanitize::line_owned(message),
             });
         }
     }
@@ -555,7 +563,8 @@ impl Measure {
             }
         }
         if let Some(f) = c.finish_reason {
-            self.finish_reason = Some(f.into_owned());
+            // Once per request at most; the server chose it, and check prints it.
+            self.finish_reason = Some(crate::sanitize::line(&f).into_owned());
         }
         let mut reasoning = c.reasoning.as_deref().is_some_and(|r| !r.is_empty());
         let mut answer = false;

@@ -19,6 +19,7 @@ pub mod record;
 pub mod recorder;
 pub mod result;
 pub mod runner;
+pub mod sanitize;
 pub mod server_metrics;
 pub mod snapshot;
 pub mod sse;

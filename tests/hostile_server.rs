@@ -322,3 +322,62 @@ async fn a_huge_metrics_page_is_refused_not_buffered() {
         "the server sent {sent} bytes to two readers"
     );
 }
+
+/// What a hostile server puts in every string it controls: retitle the terminal, clear it.
+const EVIL: &str = "\u{1b}]0;pwned\u{7}evil\u{1b}[2J";
+/// How it must look once printed.
+const SHOWN: &str = "^[]0;pwned^Gevil^[[2J";
+
+/// No raw ESC byte anywhere in the output, and the sanitized form where `needle` says.
+fn assert_clean(r: &common::Run, needle: &str) {
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        !all.contains('\u{1b}'),
+        "a raw ESC reached the terminal:\n{}",
+        all.escape_debug()
+    );
+    assert!(all.contains(needle), "'{needle}' not shown in:\n{all}");
+}
+
+#[test]
+fn escape_sequences_in_model_ids_and_answers_are_shown_sanitized() {
+    let mut b = Behaviour::new(Stream::Text(format!("hi {EVIL}")));
+    b.model_id = EVIL.into();
+    let server = Hostile::start(b);
+    let r = common::run(&["bench", &server.url, "--num-prompts", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_clean(&r, &format!("model '{SHOWN}'"));
+    let r = common::run(&["check", &server.url]);
+    assert_clean(&r, &format!("1 model(s): {SHOWN}"));
+    assert!(r.stdout.contains(&format!("'hi {SHOWN}'")), "{}", r.stdout);
+    assert!(r.stdout.contains("finish 'stop^[[2J'"), "{}", r.stdout);
+}
+
+#[test]
+fn escape_sequences_in_http_error_bodies_are_shown_sanitized() {
+    let body = format!("<html><body>upstream {EVIL}</body></html>");
+    let server = Hostile::start(Behaviour::new(Stream::Status(500, body.into_bytes())));
+    // The probe fails: a setup error on stderr.
+    let r = common::run(&["bench", &server.url, "--num-prompts", "1"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_clean(&r, &format!("HTTP 500: upstream {SHOWN}"));
+    // Without the probe: the error table on stdout.
+    let r = common::run(&["bench", &server.url, "--num-prompts", "1", "--no-probe"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_clean(&r, &format!("HTTP 500: upstream {SHOWN}"));
+    let r = common::run(&["check", &server.url]);
+    assert_clean(&r, &format!("HTTP 500: upstream {SHOWN}"));
+}
+
+#[test]
+fn escape_sequences_in_stream_error_messages_are_shown_sanitized() {
+    let server = Hostile::start(Behaviour::new(Stream::ErrorEvent(format!(
+        "bad\nrequest {EVIL}"
+    ))));
+    let r = common::run(&["bench", &server.url, "--num-prompts", "1", "--no-probe"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // One line: the newline became a space.
+    assert_clean(&r, &format!("error event: bad request {SHOWN}"));
+    let r = common::run(&["check", &server.url]);
+    assert_clean(&r, &format!("error event: bad request {SHOWN}"));
+}
