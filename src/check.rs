@@ -190,7 +190,8 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
             None => {
                 let ttft = rec.ttft.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
                 let tps = rec.tpot().map(|d| 1.0 / d.as_secs_f64().max(1e-9));
-                let preview: String = text.chars().take(40).collect::<String>().replace('\n', " ");
+                let preview: String = text.chars().take(40).collect();
+                let preview = crate::sanitize::line(&preview);
                 Step {
                     name: "stream",
                     status: if rec.output_source == TokenSource::Usage {
@@ -225,13 +226,20 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
         .await
     {
         Ok(r) if r.status().is_success() => {
-            let text = r.text().await.unwrap_or_default();
-            let m = crate::server_metrics::ServerMetrics::from_text(&text);
-            steps.push(Step {
-                name: "metrics",
-                status: "ok",
-                detail: m.describe(),
-                ms: ms(t),
+            let read = crate::limits::read_whole(r, crate::limits::MAX_METRICS_BODY, "/metrics");
+            steps.push(match read.await {
+                Ok(text) => Step {
+                    name: "metrics",
+                    status: "ok",
+                    detail: crate::server_metrics::ServerMetrics::from_text(&text).describe(),
+                    ms: ms(t),
+                },
+                Err(why) => Step {
+                    name: "metrics",
+                    status: "warn",
+                    detail: why,
+                    ms: ms(t),
+                },
             });
         }
         Ok(r) => steps.push(Step {
@@ -277,6 +285,11 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
             detail: parts.join("; "),
             ms: ms(t),
         });
+    }
+    // Details quote the server (model ids, error bodies, its answer): safe to print, and one
+    // line each, whatever it sent. Already-clean text is not copied.
+    for s in &mut steps {
+        s.detail = crate::sanitize::line_owned(std::mem::take(&mut s.detail));
     }
     Ok(steps)
 }

@@ -267,7 +267,11 @@ impl Client {
         };
         let status = resp.status();
         if !status.is_success() {
-            let text = resp.text().await.unwrap_or_default();
+            // Only the start: the message shown is 300 characters at most.
+            let text = crate::limits::read_capped(resp, crate::limits::MAX_ERROR_BODY)
+                .await
+                .map(|c| c.text())
+                .unwrap_or_default();
             m.fail(
                 ErrorKind::HttpStatus,
                 Some(status.as_u16()),
@@ -282,11 +286,20 @@ impl Client {
             let at = Instant::now();
             match item {
                 Ok(bytes) => {
-                    sse.feed(&bytes, |ev| m.on_event(ev, at, events));
+                    let fed = sse.feed(&bytes, |ev| m.on_event(ev, at, events));
                     m.flush(events);
+                    if let Err(overflow) = fed {
+                        m.fail(ErrorKind::Malformed, None, overflow.to_string());
+                    }
                     if m.done || m.error.is_some() {
                         return;
                     }
+                    // hyper's body channel is not a tokio resource, so a body that always has
+                    // bytes ready would never give the runtime a turn: `--timeout` (checked
+                    // only when this future is pending) and a stop's `abort` would wait for the
+                    // stream to end. One budget unit per read (a thread-local decrement) yields
+                    // at most every 128 reads, and after this read's timestamp, never before.
+                    tokio::task::coop::consume_budget().await;
                 }
                 Err(e) => {
                     let msg = format!(
@@ -399,20 +412,30 @@ pub async fn list_models(http: &reqwest::Client, base_url: &str) -> anyhow::Resu
         .await
         .map_err(|e| anyhow::anyhow!(describe_reqwest(&e, &url)))?;
     let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
     if !status.is_success() {
+        let text = crate::limits::read_capped(resp, crate::limits::MAX_ERROR_BODY)
+            .await
+            .map(|c| c.text())
+            .unwrap_or_default();
         return Err(ModelsStatusError {
             url: redact_userinfo(&url),
             status: status.as_u16(),
-            message: error_message(&text),
+            message: crate::sanitize::line(&error_message(&text)).into_owned(),
         }
         .into());
     }
+    let text = crate::limits::read_whole(
+        resp,
+        crate::limits::MAX_MODELS_BODY,
+        &format!("'{}'", redact_userinfo(&url)),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     let v: Value = serde_json::from_str(&text).with_context(|| {
         format!(
             "GET '{}' did not return JSON: '{}'",
             redact_userinfo(&url),
-            short(&text, 80)
+            crate::sanitize::line(&short(&text, 80))
         )
     })?;
     let ids: Vec<String> = v
@@ -420,7 +443,8 @@ pub async fn list_models(http: &reqwest::Client, base_url: &str) -> anyhow::Resu
         .and_then(|d| d.as_array())
         .map(|a| {
             a.iter()
-                .filter_map(|m| m.get("id")?.as_str().map(str::to_owned))
+                // Ids are printed (banner, check, dashboard header): made safe here.
+                .filter_map(|m| Some(crate::sanitize::line(m.get("id")?.as_str()?).into_owned()))
                 .collect()
         })
         .unwrap_or_default();
@@ -556,12 +580,15 @@ impl Measure {
         }
     }
 
+    /// Record the request's failure (the first one wins). The message may quote the server
+    /// (error bodies, error events, chunks), so it is made safe to print here, once, for every
+    /// face that shows it.
     fn fail(&mut self, kind: ErrorKind, status: Option<u16>, message: String) {
         if self.error.is_none() {
             self.error = Some(RequestError {
                 kind,
                 status,
-                message,
+                message: crate::sanitize::line_owned(message),
             });
         }
     }
@@ -622,7 +649,8 @@ impl Measure {
             }
         }
         if let Some(f) = c.finish_reason {
-            self.finish_reason = Some(f.into_owned());
+            // Once per request at most; the server chose it, and check prints it.
+            self.finish_reason = Some(crate::sanitize::line(&f).into_owned());
         }
         let mut reasoning = c.reasoning.as_deref().is_some_and(|r| !r.is_empty());
         let mut answer = false;

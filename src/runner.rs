@@ -416,7 +416,11 @@ async fn calibrate(
         if !r.status().is_success() {
             break;
         }
-        let text = r.text().await.unwrap_or_default();
+        let Ok(text) =
+            crate::limits::read_whole(r, crate::limits::MAX_TOKENIZE_BODY, "/tokenize").await
+        else {
+            break;
+        };
         let count = serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|v| v.get("count")?.as_u64());

@@ -218,7 +218,10 @@ pub async fn scrape(base_url: &str) -> Option<ServerMetrics> {
     if !r.status().is_success() {
         return None;
     }
-    Some(ServerMetrics::from_text(&r.text().await.ok()?))
+    let text = crate::limits::read_whole(r, crate::limits::MAX_METRICS_BODY, "/metrics")
+        .await
+        .ok()?;
+    Some(ServerMetrics::from_text(&text))
 }
 
 /// Scrape `{base}/metrics` every `every` on the current runtime until the receiver is dropped.
@@ -242,9 +245,16 @@ pub fn spawn_scraper(base_url: String, every: Duration) -> watch::Receiver<Arc<S
             if tx.is_closed() {
                 return;
             }
-            match http.get(&url).send().await {
+            let page = match http.get(&url).send().await {
                 Ok(r) if r.status().is_success() => {
-                    let m = ServerMetrics::from_text(&r.text().await.unwrap_or_default());
+                    crate::limits::read_whole(r, crate::limits::MAX_METRICS_BODY, "/metrics").await
+                }
+                Ok(r) => Err(format!("/metrics answered HTTP {}", r.status().as_u16())),
+                Err(e) => Err(format!("/metrics unreachable: {e}")),
+            };
+            match page {
+                Ok(text) => {
+                    let m = ServerMetrics::from_text(&text);
                     if let Some(kv) = m.kv_usage {
                         view.kv_history.push(kv);
                     }
@@ -261,10 +271,7 @@ pub fn spawn_scraper(base_url: String, every: Duration) -> watch::Receiver<Arc<S
                     view.error = None;
                     last_ok = Some(Instant::now());
                 }
-                Ok(r) => {
-                    view.error = Some(format!("/metrics answered HTTP {}", r.status().as_u16()))
-                }
-                Err(e) => view.error = Some(format!("/metrics unreachable: {e}")),
+                Err(why) => view.error = Some(why),
             }
             view.age = last_ok.map(|t| t.elapsed());
             tx.send_replace(Arc::new(view.clone()));

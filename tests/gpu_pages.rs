@@ -262,7 +262,12 @@ async fn agent_serves_metrics_over_http() {
     let (_tx, rx) = tokio::sync::watch::channel(Arc::new(agent_view()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(rx, "node-a".into())).await });
+    // The agent's own accept loop (header timeout, connection cap), as `tokscope agent` runs it.
+    tokio::spawn(tokscope::gpu::agent::serve(
+        listener,
+        router(rx, "node-a".into()),
+        std::future::pending(),
+    ));
     let resp = reqwest::get(format!("http://{addr}/metrics"))
         .await
         .unwrap();

@@ -8,6 +8,7 @@ use super::{AgentArgs, DeviceKind, GpuSample, LocalConfig, Metric, Vendor};
 use crate::prom::escape_label_value;
 use std::fmt::Write;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// Label names in dcgm-exporter's spelling, and in snake_case for our own `tokscope_*` series
@@ -280,6 +281,61 @@ pub fn router(view: watch::Receiver<Arc<GpuView>>, host: String) -> axum::Router
         .route("/-/ready", get(|| async { "ready\n" }))
 }
 
+/// How long a client may take to send a request's head. Half-sent requests (slowloris) used to
+/// hold their connection, and its file descriptor, forever; at `ulimit -n 64`, 70 of them kept
+/// every scrape out. 5 s is ages for a scraper on any network (a head is one packet) and half
+/// of Prometheus' default 10 s scrape timeout, so a scrape queued behind them still answers.
+/// It also closes keep-alive connections idle that long (a scraper just reconnects).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most connections served at once. A node has a handful of scrapers; past this, new
+/// connections wait in the kernel's accept queue (until a slot frees, at most a header timeout
+/// away) instead of each taking a file descriptor. Below the usual 1024 descriptor limit.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// Serve `app` on `listener` until `shutdown` completes, with [`HEADER_READ_TIMEOUT`] and
+/// [`MAX_CONNECTIONS`] (`axum::serve` has neither: it sets no timer, so hyper's own header
+/// timeout never runs).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = &mut shutdown => return,
+        };
+        let sock = tokio::select! {
+            a = listener.accept() => match a {
+                Ok((sock, _)) => sock,
+                // Out of file descriptors (or a connection reset before it was accepted): try
+                // again soon; the header timeout is what frees descriptors held by slow clients.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => return,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let _slot = permit;
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            let conn = http.serve_connection(hyper_util::rt::TokioIo::new(sock), service);
+            // A connection error (a reset, a timeout) concerns that client only.
+            let _ = conn.await;
+        });
+    }
+}
+
 /// Run the agent until Ctrl-C.
 pub async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
     let interval = super::check_interval(args.gpu_interval).map_err(crate::runner::SetupError)?;
@@ -306,11 +362,10 @@ pub async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
             .map(|a| a.to_string())
             .unwrap_or(args.listen.clone())
     );
-    axum::serve(listener, router(monitor.subscribe(), host))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    serve(listener, router(monitor.subscribe(), host), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     drop(monitor);
     Ok(())
 }

@@ -5,6 +5,7 @@ use super::{
     unix_now, Backend, DeviceKind, GpuProcess, GpuSample, GpuSource, Metric, UnifiedMemory, Vendor,
 };
 use crate::prom::{self, Exposition, Sample};
+use crate::sanitize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -96,9 +97,8 @@ impl GpuSource for RemoteSource {
             if !resp.status().is_success() {
                 return Err(format!("'{}' answered {}", self.url, resp.status()));
             }
-            resp.text()
-                .await
-                .map_err(|e| format!("'{}': {e}", self.url))
+            let what = format!("'{}'", self.url);
+            crate::limits::read_whole(resp, crate::limits::MAX_METRICS_BODY, &what).await
         };
         let text = rt.block_on(async {
             tokio::time::timeout(self.timeout + Duration::from_millis(100), fetch)
@@ -117,11 +117,12 @@ fn usable(v: f64) -> bool {
 /// Identity of a device on a page: (UUID or gpu index, GPU instance id).
 fn device_id(s: &Sample) -> Option<(String, Option<String>)> {
     let uuid = s.label("UUID").or_else(|| s.label("uuid"));
-    let id = uuid.or_else(|| s.label("gpu"))?.to_string();
+    // Both end up in row keys that are printed.
+    let id = sanitize::line(uuid.or_else(|| s.label("gpu"))?).into_owned();
     let gi = s
         .label("GPU_I_ID")
         .filter(|v| !v.is_empty())
-        .map(str::to_string);
+        .map(|v| sanitize::line(v).into_owned());
     Some((id, gi))
 }
 
@@ -134,11 +135,13 @@ pub fn from_exposition(page: &Exposition, node: &str) -> Vec<GpuSample> {
             let id = device_id(s)?;
             if !rows.contains_key(&id) {
                 let index = s.label("gpu").and_then(|g| g.parse().ok()).unwrap_or(0);
-                let name = s
-                    .label("modelName")
-                    .or_else(|| s.label("model_name"))
-                    .unwrap_or("GPU")
-                    .to_string();
+                // The page's author chose these strings, and the dashboard prints them.
+                let name = sanitize::line(
+                    s.label("modelName")
+                        .or_else(|| s.label("model_name"))
+                        .unwrap_or("GPU"),
+                )
+                .into_owned();
                 let key = match &id.1 {
                     Some(gi) => format!("{node}/{}/gi{gi}", id.0),
                     None => format!("{node}/{}", id.0),
@@ -147,7 +150,7 @@ pub fn from_exposition(page: &Exposition, node: &str) -> Vec<GpuSample> {
                 g.uuid = s
                     .label("UUID")
                     .or_else(|| s.label("uuid"))
-                    .map(str::to_string);
+                    .map(|u| sanitize::line(u).into_owned());
                 if let Some(gi) = &id.1 {
                     g.kind = DeviceKind::MigInstance {
                         parent: format!("{node}/{}", id.0),
@@ -156,7 +159,7 @@ pub fn from_exposition(page: &Exposition, node: &str) -> Vec<GpuSample> {
                         profile: s
                             .label("GPU_I_PROFILE")
                             .or_else(|| s.label("gpu_i_profile"))
-                            .map(str::to_string),
+                            .map(|p| sanitize::line(p).into_owned()),
                     };
                     g.utilization_pct = Metric::NotApplicable("MIG".into());
                 }
@@ -202,7 +205,7 @@ pub fn from_exposition(page: &Exposition, node: &str) -> Vec<GpuSample> {
             "tokscope_process_gpu_memory_bytes" => {
                 let p = GpuProcess {
                     pid: s.label("pid").and_then(|p| p.parse().ok()).unwrap_or(0),
-                    name: s.label("comm").map(str::to_string),
+                    name: s.label("comm").map(|c| sanitize::line(c).into_owned()),
                     used_bytes: Some(v as u64),
                     gpu_instance_id: s.label("gpu_i_id").and_then(|x| x.parse().ok()),
                 };
@@ -219,7 +222,8 @@ pub fn from_exposition(page: &Exposition, node: &str) -> Vec<GpuSample> {
                     _ => g.vendor,
                 };
                 if let Some(b) = s.label("backend") {
-                    g.sources.insert("remote backend".into(), b.to_string());
+                    g.sources
+                        .insert("remote backend".into(), sanitize::line(b).into_owned());
                 }
                 if s.label("memory_type") == Some("unified") {
                     g.kind = DeviceKind::Unified;
@@ -332,5 +336,20 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].temperature_c, Metric::NotSupported);
         assert_eq!(rows[0].power_w, Metric::Value(55.5));
+    }
+
+    #[test]
+    fn strings_from_the_page_are_safe_to_print() {
+        let page = prom::parse(
+            "DCGM_FI_DEV_GPU_TEMP{gpu=\"0\",UUID=\"GPU-\u{1b}[2J\",modelName=\"\u{1b}]0;pwned\u{7}H100\"} 40\n\
+             tokscope_process_gpu_memory_bytes{gpu=\"0\",UUID=\"GPU-\u{1b}[2J\",pid=\"1\",comm=\"x\u{1b}[31m\"} 1\n",
+        );
+        let rows = from_exposition(&page, "n");
+        assert_eq!(rows[0].name, "^[]0;pwned^GH100");
+        assert_eq!(rows[0].key, "n/GPU-^[[2J");
+        let Metric::Value(ps) = &rows[0].processes else {
+            panic!("no processes: {:?}", rows[0].processes)
+        };
+        assert_eq!(ps[0].name.as_deref(), Some("x^[[31m"));
     }
 }
