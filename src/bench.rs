@@ -81,15 +81,17 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| "inf".into()),
     );
     let gpu = start_gpu(&args.load)?;
-    let gpu_run = gpu.as_ref().map(|m| m.begin_run());
     let server = crate::server_metrics::spawn_scraper(base.clone(), Duration::from_secs(1));
     let running = runner::start(prepared, save);
     let signal = spawn_signal_stop(running.commands.clone());
     let progress = spawn_progress(running.snapshots.clone(), num_prompts, duration);
-    let (engine, outcome) = running
-        .done
-        .await
-        .map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
+    // The GPU window opens with the timed run, after the warm-ups: their energy is not
+    // divided by tokens that leave them out.
+    let (gpu_run, done) = tokio::join!(
+        gpu_run_from_timed_start(gpu.as_ref(), running.snapshots.clone()),
+        running.done
+    );
+    let (engine, outcome) = done.map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
     progress.abort();
     let gpu_stats = gpu.as_ref().zip(gpu_run).map(|(m, id)| m.end_run(id));
     let report = RunReport::new(
@@ -127,6 +129,19 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {e}");
     }
     Ok(code)
+}
+
+/// Open the GPU run window when the timed run starts (the first snapshot past the warm-ups,
+/// within one publish, 100 ms), or at once if the run ended before that.
+pub async fn gpu_run_from_timed_start(
+    gpu: Option<&crate::gpu::GpuMonitor>,
+    mut snapshots: tokio::sync::watch::Receiver<std::sync::Arc<crate::snapshot::Snapshot>>,
+) -> Option<crate::gpu::RunId> {
+    let gpu = gpu?;
+    let _ = snapshots
+        .wait_for(|s| s.state != crate::snapshot::RunState::Starting)
+        .await;
+    Some(gpu.begin_run())
 }
 
 /// Start GPU sampling for a run (local backends and `--gpu-endpoint`s). No GPU is not an
@@ -233,8 +248,6 @@ pub fn gpu_json(g: &crate::gpu::GpuRunSummary, output_tokens: u64) -> serde_json
     v
 }
 
-/// Ctrl-C or SIGTERM: stop sending, cancel in-flight requests, write what finished.
-/// Returns the exit code the signal asks for (0 until one arrives).
 /// Wait for a signal that may not have been installed (then never).
 #[cfg(unix)]
 async fn recv(s: Option<&mut tokio::signal::unix::Signal>) {
@@ -246,6 +259,8 @@ async fn recv(s: Option<&mut tokio::signal::unix::Signal>) {
     }
 }
 
+/// Ctrl-C or SIGTERM: stop sending, cancel in-flight requests, write what finished.
+/// Returns the exit code the signal asks for (0 until one arrives).
 pub fn spawn_signal_stop(
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
 ) -> std::sync::Arc<std::sync::atomic::AtomicU8> {

@@ -24,7 +24,7 @@ pub mod sysfs;
 
 pub use agent::run_agent;
 pub use command::run_gpu;
-pub use sampler::{GpuHistory, GpuMonitor, GpuNodeView, GpuView, MonitorConfig, NodeStatus};
+pub use sampler::{GpuHistory, GpuMonitor, GpuNodeView, GpuView, MonitorConfig, NodeStatus, RunId};
 pub use stats::{GpuRunAccumulator, GpuRunStats, GpuRunSummary};
 
 /// `tokscope gpu` flags.
