@@ -306,6 +306,15 @@ fn bad_inputs_get_one_clear_line_and_exit_code_2() {
         (
             vec![
                 "bench".into(),
+                mock.url.clone(),
+                "--request-rate".into(),
+                "2e6".into(),
+            ],
+            "--request-rate: '2e6' requests per second is beyond any server; use 'inf' to send as fast as possible",
+        ),
+        (
+            vec![
+                "bench".into(),
                 "http://127.0.0.1:1".into(),
                 "--num-prompts".into(),
                 "1".into(),
@@ -358,7 +367,7 @@ fn bad_inputs_get_one_clear_line_and_exit_code_2() {
                 "--extra-body".into(),
                 "{oops".into(),
             ],
-            "--extra-body: '{oops' is not valid JSON",
+            "--extra-body: '{oops' is not valid JSON (key must be a string at line 1 column 2)",
         ),
         (vec!["bench".into()], "no server given"),
     ];
@@ -378,6 +387,10 @@ fn bad_inputs_get_one_clear_line_and_exit_code_2() {
             r.stderr
         );
         assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+        // A flag's own message is fixed text: the whole line, word for word.
+        if want.starts_with("--") {
+            assert_eq!(r.stderr.trim_end(), format!("error: {want}"), "args {a:?}");
+        }
     }
 }
 
