@@ -131,7 +131,13 @@ fn narrow_screens() {
 struct FakeGpus(u16);
 
 impl tokscope::tui::SideView for FakeGpus {
-    fn render(&self, frame: &mut ratatui::Frame, area: ratatui::layout::Rect, _theme: &Theme) {
+    fn render(
+        &self,
+        frame: &mut ratatui::Frame,
+        area: ratatui::layout::Rect,
+        _theme: &Theme,
+        _now: Instant,
+    ) {
         use ratatui::widgets::{Block, Paragraph};
         let lines: Vec<String> = (0..self.0)
             .map(|i| format!("GPU{i} H100 71% 612/700W 64C"))

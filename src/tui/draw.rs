@@ -65,7 +65,7 @@ pub fn draw(
     footer::render(frame, foot, app, snap, theme, now);
 
     match app.zoom {
-        Some(Pane::Telemetry) => side::render(frame, body, app, theme, gpu, false),
+        Some(Pane::Telemetry) => side::render(frame, body, app, theme, gpu, false, now),
         Some(Pane::Throughput) => throughput::render(frame, body, app, snap, theme),
         Some(Pane::Latency) => latency::render(frame, body, snap, theme),
         Some(Pane::Requests) => {
@@ -74,7 +74,7 @@ pub fn draw(
             errors::render(frame, e, snap, theme);
             log::render(frame, l, snap, theme);
         }
-        None => draw_panes(frame, body, app, snap, theme, gpu),
+        None => draw_panes(frame, body, app, snap, theme, gpu, now),
     }
 
     if let Some(fatal) = &snap.fatal {
@@ -92,6 +92,7 @@ fn draw_panes(
     snap: &Snapshot,
     theme: &Theme,
     gpu: Option<&dyn SideView>,
+    now: Instant,
 ) {
     let wide = body.width >= WIDE;
     let (left, side_area) = if wide {
@@ -106,7 +107,7 @@ fn draw_panes(
         let [l, s] = Layout::vertical([Constraint::Fill(1), Constraint::Length(lines)]).areas(body);
         (l, s)
     };
-    side::render(frame, side_area, app, theme, gpu, !wide);
+    side::render(frame, side_area, app, theme, gpu, !wide, now);
 
     let lat_rows = latency::rows(snap) as u16;
     let lat_h = lat_rows + 3;
