@@ -159,6 +159,30 @@ async fn failures_are_counted_by_kind_and_their_tokens_removed() {
     assert_eq!(s.whole.ttft.count, 0);
 }
 
+/// Per-second buckets hold the same requests as the totals, and a finished run has no current
+/// send rate.
+#[tokio::test(start_paused = true)]
+async fn successes_are_counted_in_their_second_and_done_has_no_rate() {
+    let mut r = recorder();
+    r.ingest(RequestEvent::Origin(Instant::now()));
+    tokio::time::advance(Duration::from_secs(3)).await;
+    for id in 0..6 {
+        feed(
+            &mut r,
+            rec(id, id as f64 * 0.4, 100, &[50, 50], 3, TokenSource::Usage),
+        );
+    }
+    let live = r.snapshot(false);
+    let per_second: u64 = live.series.iter().map(|(_, b)| b.ok).sum();
+    assert_eq!((live.counts.ok, per_second), (6, 6));
+    assert!(live.achieved_rate > 0.0);
+    let done = r.finish_run().snapshot;
+    assert_eq!(
+        done.achieved_rate, 0.0,
+        "nothing is sent once the run is over"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn warmups_and_cancelled_requests_stay_out() {
     let mut r = recorder();
