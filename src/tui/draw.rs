@@ -120,10 +120,29 @@ fn draw_panes(
             Constraint::Fill(1),
         ])
         .areas(left)
-    } else {
+    } else if !snap.errors.is_empty() && left.height >= 7 + 5 + 4 {
+        // Short, and requests fail: why they fail matters more than the lower latency rows
+        // (the pane keeps its header and the first metrics) and the load pane's last lines.
+        let errors_h = (2 + snap.errors.len() as u16).min(5);
+        let spare = left.height - errors_h;
+        let top = if spare >= 8 + 5 { 8 } else { 7 };
+        let lat = (spare - top).min(lat_h);
+        let [t, l, b] = Layout::vertical([
+            Constraint::Length(top),
+            Constraint::Length(lat),
+            Constraint::Fill(1),
+        ])
+        .areas(left);
+        [t, l, b]
+    } else if left.height >= 8 + 3 {
         // Too short for the request panes: fold them away, keep load, chart and latency.
-        let [t, l] =
-            Layout::vertical([Constraint::Length(top_h.min(8)), Constraint::Fill(1)]).areas(left);
+        let [t, l] = Layout::vertical([Constraint::Length(8), Constraint::Fill(1)]).areas(left);
+        [t, l, Rect::default()]
+    } else {
+        // Tiny: the latency pane keeps one line of medians (a box with nothing in it would
+        // only take room) and the rest goes to load and throughput figures.
+        let lat = if left.height >= 3 + 4 { 3 } else { 0 };
+        let [t, l] = Layout::vertical([Constraint::Fill(1), Constraint::Length(lat)]).areas(left);
         [t, l, Rect::default()]
     };
 
@@ -140,7 +159,9 @@ fn draw_panes(
         load::render_line(frame, line, snap, theme);
         throughput::render(frame, chart, app, snap, theme);
     }
-    latency::render(frame, lat, snap, theme);
+    if lat.height > 0 {
+        latency::render(frame, lat, snap, theme);
+    }
 
     if bottom.height > 0 {
         if bottom.width >= 90 {
