@@ -5,8 +5,9 @@
  *   mig   one RTX Pro 6000 in MIG mode: 4 slots, slot 1 empty, instances in slots 0 and 2
  * (or, when that is unset, by -DFAKE_SCENARIO="gb10" at build time).
  * fake_nvml_calls(name) returns how often a call was made, so tests can check caching.
- * FAKE_NVML_STDERR, when set, is written to file descriptor 2 at init, as chatty vendor
- * libraries do (the dashboard must keep it off its screen and show it after).
+ * FAKE_NVML_STDERR, when set, is written to file descriptor 2 at init and at every power
+ * reading, as chatty vendor libraries do: while the dashboard runs, it must stay off the
+ * screen (and be shown after).
  * Build: cc -shared -fPIC fake_nvml.c -o libnvidia-ml.so.1 */
 #include <stdlib.h>
 #include <string.h>
@@ -83,12 +84,14 @@ static void setup(void) {
 static dev_t_ *D(void *h) { return (dev_t_ *)h; }
 static int valid(void *h) { return h >= (void *)&devs[0] && h < (void *)&devs[4]; }
 
+static void noise(void) {
+    const char *n = getenv("FAKE_NVML_STDERR");
+    if (n && (write(2, n, strlen(n)) < 0 || write(2, "\n", 1) < 0)) return;
+}
+
 nvmlReturn_t nvmlInit_v2(void) {
     count("nvmlInit_v2");
-    const char *noise = getenv("FAKE_NVML_STDERR");
-    if (noise) {
-        if (write(2, noise, strlen(noise)) < 0 || write(2, "\n", 1) < 0) return UNINIT;
-    }
+    noise();
     setup();
     initialised = 1;
     return OK;
@@ -147,6 +150,7 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(void *h, nvmlUtilization_t *u) {
 }
 nvmlReturn_t nvmlDeviceGetPowerUsage(void *h, unsigned int *p) {
     count("nvmlDeviceGetPowerUsage");
+    noise();
     if (D(h)->mig_instance) return NOT_SUPPORTED;
     *p = D(h)->power_mw;
     return OK;
