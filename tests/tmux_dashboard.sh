@@ -154,9 +154,13 @@ check "simulator: q exits with status 0" exit_status_is 0
 #    batching slowdown, so each stream makes 50 tokens/s and 4 streams 200. A fake NVML library
 #    gives the GPU pane known readings and writes a line to stderr, which must stay off the
 #    screen while the dashboard runs and come back after.
-PORT=$(( (RANDOM % 20000) + 30000 ))
-"$BIN" mock --listen "127.0.0.1:$PORT" --ttft-ms 20 --itl-ms 20 --slowdown 0 >"$WORK/mock.log" 2>&1 &
+# Port 0: the system picks a free one (a guessed port may be taken by another run); the
+# simulator's first line names its URL.
+"$BIN" mock --listen 127.0.0.1:0 --ttft-ms 20 --itl-ms 20 --slowdown 0 >"$WORK/mock.log" 2>&1 &
 MOCK_PID=$!
+mock_port() { PORT=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$WORK/mock.log" | head -n1 | sed 's/.*://'); [[ -n $PORT ]]; }
+PORT=""
+wait_until mock_port
 cc -shared -fPIC -O0 -o "$WORK/libnvidia-ml.so.1" tests/fakes/fake_nvml.c
 NOISE="fake-nvml: a line a GPU library wrote to stderr"
 mock_up() { python3 -c "import urllib.request as u; open('$WORK/models.json','wb').write(u.urlopen('http://127.0.0.1:$PORT/v1/models', timeout=2).read())" 2>/dev/null; }
@@ -251,7 +255,7 @@ PY
     fi
     # (The lead adds here: a lost terminal (tmux kill-session) and an external kill -INT.)
 else
-    fail "mock: 'tokscope mock' did not come up on 127.0.0.1:$PORT (log: $(head -c 300 "$WORK/mock.log"))"
+    fail "mock: 'tokscope mock' did not come up on 127.0.0.1:${PORT:-?} (log: $(head -c 300 "$WORK/mock.log"))"
 fi
 
 echo "$PASSED passed, $FAILED failed"

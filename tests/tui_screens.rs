@@ -7,7 +7,7 @@
 use ratatui::layout::Size;
 use std::time::Instant;
 use tokscope::server_metrics::ServerView;
-use tokscope::snapshot::Snapshot;
+use tokscope::snapshot::{RunState, Snapshot};
 use tokscope::sysstat::ClientStat;
 use tokscope::tui::app::{App, Pane};
 use tokscope::tui::fmt;
@@ -214,11 +214,17 @@ fn a_done_screen_has_no_now_rates() {
     }
 }
 
-/// Keys that would do nothing are not offered once the run cannot go on.
+/// Keys that would do nothing are not offered once the run cannot go on, whether the engine
+/// has wound down (done) or the last requests still drain.
 #[test]
 fn a_fatal_screen_offers_only_save_and_quit() {
-    for (w, h) in SIZES {
-        let text = screen(&fixtures::fatal(), w, h);
+    for (state, (w, h)) in [RunState::Done, RunState::Draining]
+        .into_iter()
+        .flat_map(|s| SIZES.map(|size| (s, size)))
+    {
+        let mut snap = fixtures::fatal();
+        snap.state = state;
+        let text = screen(&snap, w, h);
         let footer = text.lines().last().unwrap_or_default();
         assert!(
             footer.contains("FAILED") && footer.contains("q quit"),
