@@ -10,6 +10,7 @@ pub mod app;
 pub mod draw;
 pub mod errors;
 pub mod export;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod fmt;
 pub mod footer;
