@@ -98,11 +98,10 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         ui: args.ui.clone(),
         on_save,
         side: crate::tui::SidePanel {
-            gpu: Some(Box::new(TelemetrySide {
-                gpu: gpu.as_ref().map(GpuSide::new),
-                server_view: Arc::default(),
+            gpu: Some(Box::new(crate::tui::telemetry_side::TelemetrySide::new(
                 server,
-            })),
+                gpu.as_ref().map(|m| m.subscribe()),
+            ))),
         },
     };
     let ui = crate::tui::run(ctx);
@@ -162,116 +161,5 @@ fn exit_code(exit: &crate::tui::DashboardExit) -> ExitCode {
         (None, QuitReason::Signal | QuitReason::TerminalLost) => {
             ExitCode::from(crate::tui::Signal::Hangup.exit_code())
         }
-    }
-}
-
-/// The dashboard's telemetry panel: the server's own queue and KV cache (from its /metrics) on
-/// top, the GPUs below. Both pick up new readings once per frame and never block it.
-struct TelemetrySide {
-    gpu: Option<GpuSide>,
-    server: tokio::sync::watch::Receiver<Arc<crate::server_metrics::ServerView>>,
-    server_view: Arc<crate::server_metrics::ServerView>,
-}
-
-impl crate::tui::SideView for TelemetrySide {
-    fn render(
-        &self,
-        frame: &mut ratatui::Frame,
-        area: ratatui::layout::Rect,
-        theme: &crate::tui::theme::Theme,
-    ) {
-        use crate::tui::server_pane;
-        // Too short for the server's box and a GPU box under it: one line for the server and
-        // the GPUs' own compact lines (the narrow layout).
-        let compact = area.height < server_pane::HEIGHT + 4;
-        let server_h = if compact { 1 } else { server_pane::HEIGHT };
-        let top = ratatui::layout::Rect {
-            height: server_h,
-            ..area
-        };
-        server_pane::render(frame, top, &self.server_view, theme);
-        let rest = ratatui::layout::Rect {
-            y: area.y + server_h,
-            height: area.height.saturating_sub(server_h),
-            ..area
-        };
-        if let (Some(g), true) = (&self.gpu, rest.height > 0) {
-            g.render(frame, rest, theme);
-        }
-    }
-    fn compact_lines(&self) -> u16 {
-        1 + self.gpu.as_ref().map_or(0, |g| g.compact_lines())
-    }
-    fn refresh(&mut self) -> bool {
-        let mut changed = self.gpu.as_mut().is_some_and(|g| g.refresh());
-        let latest = self.server.borrow_and_update().clone();
-        if !Arc::ptr_eq(&latest, &self.server_view) {
-            self.server_view = latest;
-            changed = true;
-        }
-        changed
-    }
-}
-
-/// The GPU monitor's part of the panel.
-struct GpuSide {
-    rx: tokio::sync::watch::Receiver<Arc<crate::gpu::GpuView>>,
-    view: Arc<crate::gpu::GpuView>,
-}
-
-impl GpuSide {
-    fn new(m: &crate::gpu::GpuMonitor) -> Self {
-        Self::from_rx(m.subscribe())
-    }
-
-    fn from_rx(mut rx: tokio::sync::watch::Receiver<Arc<crate::gpu::GpuView>>) -> Self {
-        let view = rx.borrow_and_update().clone();
-        GpuSide { rx, view }
-    }
-
-    fn render(
-        &self,
-        frame: &mut ratatui::Frame,
-        area: ratatui::layout::Rect,
-        theme: &crate::tui::theme::Theme,
-    ) {
-        crate::tui::gpu_pane::render(frame, area, &self.view, theme, std::time::Instant::now());
-    }
-
-    fn compact_lines(&self) -> u16 {
-        let n: usize = self.view.nodes.iter().map(|n| n.gpus.len().max(1)).sum();
-        n.clamp(1, 8) as u16
-    }
-
-    fn refresh(&mut self) -> bool {
-        // Compare by pointer rather than `has_changed`: a sampler with no GPU publishes its
-        // final word and ends, and a closed channel reports no change any more.
-        let latest = self.rx.borrow_and_update().clone();
-        if Arc::ptr_eq(&latest, &self.view) {
-            false
-        } else {
-            self.view = latest;
-            true
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn side_panel_takes_the_last_word_of_a_sampler_that_has_ended() {
-        let (tx, rx) = tokio::sync::watch::channel(Arc::new(crate::gpu::GpuView::default()));
-        let mut side = GpuSide::from_rx(rx);
-        assert!(!side.refresh());
-        // A machine without a GPU: the sampler publishes once and its thread ends.
-        tx.send_replace(Arc::new(crate::gpu::GpuView { nodes: Vec::new() }));
-        drop(tx);
-        assert!(
-            side.refresh(),
-            "the final view must be picked up after the sender is gone"
-        );
-        assert!(!side.refresh());
     }
 }

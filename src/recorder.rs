@@ -429,6 +429,7 @@ impl Recorder {
             line_status = format!("{}: {}", err.kind.label(), err.message);
         } else {
             self.counts.ok += 1;
+            self.series.bucket_mut(done_sec as usize).ok += 1;
             self.counts.input_tokens += rec.prompt_tokens;
             self.counts.output_tokens += rec.output_tokens;
             match rec.output_source {
@@ -718,7 +719,12 @@ impl Recorder {
             timeline: Arc::new(self.timeline.clone()),
             peak_output_tps,
             peak_concurrency,
-            achieved_rate: if last == 0 { 0.0 } else { sent as f64 / span },
+            // Once the run is over nothing is being sent: no "now" rate to show.
+            achieved_rate: if last == 0 || self.state == RunState::Done {
+                0.0
+            } else {
+                sent as f64 / span
+            },
             interrupted: self.interrupted,
             fatal: self.fatal.clone(),
             streams: Arc::new(self.streams(elapsed)),
@@ -796,6 +802,8 @@ pub async fn run(
 }
 
 mod live;
+#[cfg(feature = "fixtures")]
+pub(crate) use live::spread;
 
 #[cfg(test)]
 mod tests;

@@ -227,6 +227,7 @@ pub async fn prepare(
     let mut workload = crate::workload::build(load).map_err(|e| bad(format!("{e:#}")))?;
     let arrivals = crate::workload::arrival::ArrivalSchedule::from_load(
         load,
+        rate,
         if duration.is_none() {
             num_prompts
         } else {
@@ -689,14 +690,33 @@ mod tests {
         assert!(resolve_base_url(Some("ftp://x"), &load(&[])).is_err());
     }
 
-    #[test]
-    fn rate_parsing() {
-        assert_eq!(parse_rate("inf").unwrap(), None);
-        assert_eq!(parse_rate("2.5").unwrap(), Some(2.5));
-        assert_eq!(
-            parse_rate("-1").unwrap_err().to_string(),
-            "--request-rate: '-1' is not a positive number or 'inf'"
-        );
-        assert!(parse_rate("fast").is_err());
+    #[rstest::rstest]
+    #[case("inf", None)]
+    #[case("INF", None)]
+    #[case(" Infinity ", None)]
+    #[case("1e400", None)]
+    #[case("2.5", Some(2.5))]
+    #[case("0.5", Some(0.5))]
+    #[case("1e6", Some(1e6))]
+    fn rate_parsing_accepts(#[case] s: &str, #[case] want: Option<f64>) {
+        assert_eq!(parse_rate(s).unwrap(), want);
+    }
+
+    /// Every message `--request-rate` can give, word for word: this is the only parser of the
+    /// flag (the arrival schedule takes its result).
+    #[rstest::rstest]
+    #[case("-1", "--request-rate: '-1' is not a positive number or 'inf'")]
+    #[case("0", "--request-rate: '0' is not a positive number or 'inf'")]
+    #[case("", "--request-rate: '' is not a positive number or 'inf'")]
+    #[case("fast", "--request-rate: 'fast' is not a positive number or 'inf'")]
+    #[case("NaN", "--request-rate: 'NaN' is not a positive number or 'inf'")]
+    #[case("-inf", "--request-rate: '-inf' is not a positive number or 'inf'")]
+    #[case("4rps", "--request-rate: '4rps' is not a positive number or 'inf'")]
+    #[case(
+        "2e6",
+        "--request-rate: '2e6' requests per second is beyond any server; use 'inf' to send as fast as possible"
+    )]
+    fn rate_parsing_refuses(#[case] s: &str, #[case] want: &str) {
+        assert_eq!(parse_rate(s).unwrap_err().to_string(), want);
     }
 }

@@ -10,6 +10,7 @@ pub mod app;
 pub mod draw;
 pub mod errors;
 pub mod export;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod fmt;
 pub mod footer;
@@ -21,6 +22,7 @@ pub mod log;
 pub mod server_pane;
 pub mod side;
 pub mod stderr_capture;
+pub mod telemetry_side;
 pub mod theme;
 pub mod throughput;
 
@@ -48,7 +50,8 @@ pub use draw::draw;
 /// frames itself with a block there is drawn off screen with room for the block and only its
 /// inside is kept, so the same `render` serves both.
 pub trait SideView: Send {
-    fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme);
+    /// `now` is the frame's time (what decides, for instance, that a reading is stale).
+    fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, now: Instant);
     /// Lines wanted in the narrow layout: one per device.
     fn compact_lines(&self) -> u16 {
         1

@@ -4,9 +4,9 @@
 //! The engine's use, in order:
 //! 1. `let mut w = workload::build(&load)?;` validates the dataset flags, reads files and the
 //!    tokenizer (errors name the flag and value; map them to exit code 2).
-//! 2. `let rate = workload::parse_rate(&load.request_rate)?;` and
-//!    `ArrivalSchedule::from_load(&load, count)` (count: `--num-prompts` when there is no
-//!    `--duration`) give the offset from the run's start at which each request is due.
+//! 2. `ArrivalSchedule::from_load(&load, rate, count)` (rate: `runner::parse_rate` of
+//!    `--request-rate`; count: `--num-prompts` when there is no `--duration`) gives the offset
+//!    from the run's start at which each request is due.
 //! 3. `w.next_prompt()` once per request (also `Iterator`, never ending: datasets cycle). Cost
 //!    without a tokenizer: a few µs for a 1k-token prompt. With one, a random prompt is decoded
 //!    and re-encoded to be exact (roughly 0.1-1 ms for 1k tokens with a real vocabulary): build
@@ -302,21 +302,6 @@ fn check_path(path: &Path) -> Result<(), String> {
         ))
     } else {
         Ok(())
-    }
-}
-
-/// `--request-rate`: "inf" (any case) means no pacing (`None`); otherwise a positive, finite
-/// number of requests per second.
-pub fn parse_rate(s: &str) -> Result<Option<f64>, String> {
-    let t = s.trim();
-    if t.eq_ignore_ascii_case("inf") || t.eq_ignore_ascii_case("infinity") {
-        return Ok(None);
-    }
-    match t.parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(Some(r)),
-        _ => Err(format!(
-            "--request-rate '{s}' is not a rate: give requests per second (e.g. 4 or 0.5) or 'inf'"
-        )),
     }
 }
 

@@ -46,8 +46,16 @@ fn exact_tokens_and_timings_match_what_the_simulator_was_told() {
     assert_eq!(v["tokscope"]["server"]["server"], "vllm");
     // Every count came from the server's usage, and the result says so.
     assert_eq!(v["tokscope"]["token_counts"]["output_from_usage"], 12);
-    // The achieved input length is what the server counted.
-    assert!(f(&v, "total_input_tokens") > 0.0);
+    // The input length is what the server counted: its counter less the probe's short prompt,
+    // and within 10% of 12 x 64 (lengths are estimated, then calibrated by the server).
+    let input = f(&v, "total_input_tokens");
+    let server_prompt = mock.metric("vllm:prompt_tokens_total{");
+    let probe = server_prompt - input;
+    assert!(
+        (1.0..64.0).contains(&probe),
+        "server counted {server_prompt} prompt tokens, we {input}"
+    );
+    assert!((691.0..=845.0).contains(&input), "input tokens {input}");
     // No reasoning: TTFO equals TTFT.
     assert!((f(&v, "median_ttfo_ms") - ttft).abs() < 1e-6);
 }
@@ -148,12 +156,8 @@ fn reasoning_tokens_move_ttfo_not_ttft() {
     // Five reasoning tokens, 10 ms apart, come before the first answer token.
     assert!((ttfo - ttft - 50.0).abs() < 4.0, "ttfo {ttfo} ttft {ttft}");
     assert_eq!(v["total_output_tokens"], 48);
-    assert!(
-        v["tokscope"]["token_counts"]["reasoning_chunks"]
-            .as_u64()
-            .unwrap()
-            >= 20
-    );
+    // Five reasoning chunks for each of the four requests, each counted once.
+    assert_eq!(v["tokscope"]["token_counts"]["reasoning_chunks"], 20);
 }
 
 #[test]
@@ -261,29 +265,71 @@ fn save_result_writes_vllm_keys_and_one_jsonl_line_per_request() {
         "the API key leaked into the result"
     );
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for k in [
-        "duration",
-        "completed",
-        "failed",
-        "total_input_tokens",
-        "total_output_tokens",
-        "request_throughput",
-        "output_throughput",
-        "total_token_throughput",
-        "max_output_tokens_per_s",
-        "max_concurrent_requests",
-        "mean_ttft_ms",
-        "median_ttft_ms",
-        "std_ttft_ms",
-        "p50_ttft_ms",
-        "p99_ttft_ms",
-        "mean_tpot_ms",
-        "p99_itl_ms",
-        "mean_e2el_ms",
-        "mean_ttfo_ms",
-        "p99_ttfo_ms",
+    // What was asked for, exactly.
+    assert_eq!(v["completed"], 6);
+    assert_eq!(v["failed"], 0);
+    assert_eq!(v["total_output_tokens"], 30);
+    assert_eq!(v["max_concurrent_requests"], 2);
+    // Six 5-token requests two at a time take well under a second: every token in second 0.
+    assert_eq!(f(&v, "max_output_tokens_per_s"), 30.0);
+    // Rates are totals over the duration.
+    let dur = f(&v, "duration");
+    assert!(dur > 0.0 && dur < 10.0, "duration {dur}");
+    let input = f(&v, "total_input_tokens");
+    let close = |k: &str, want: f64| {
+        let got = f(&v, k);
+        assert!(
+            (got - want).abs() <= want.abs() * 1e-9,
+            "{k}: {got}, want {want}"
+        );
+    };
+    close("request_throughput", 6.0 / dur);
+    close("output_throughput", 30.0 / dur);
+    close("total_token_throughput", (input + 30.0) / dur);
+    // Latencies against the simulator's 5 ms TTFT and 2 ms ITL (its timers may fire 1 ms early).
+    let ttft = f(&v, "median_ttft_ms");
+    assert!((4.0..50.0).contains(&ttft), "median TTFT {ttft}");
+    assert_eq!(f(&v, "p50_ttft_ms"), ttft, "p50 is the median");
+    assert!(f(&v, "p99_ttft_ms") >= ttft && f(&v, "std_ttft_ms") >= 0.0);
+    let tpot = f(&v, "mean_tpot_ms");
+    assert!((0.5..10.0).contains(&tpot), "mean TPOT {tpot}");
+    assert!(f(&v, "p99_itl_ms") >= f(&v, "mean_itl_ms") * 0.5);
+    // An end-to-end latency holds the TTFT and four more tokens.
+    assert!(f(&v, "mean_e2el_ms") > f(&v, "mean_ttft_ms"));
+    // No reasoning: TTFO is TTFT.
+    assert_eq!(f(&v, "mean_ttfo_ms"), f(&v, "mean_ttft_ms"));
+    assert_eq!(f(&v, "p99_ttfo_ms"), f(&v, "p99_ttft_ms"));
+    // The printed table and the file say the same, to the table's two decimals.
+    for (label, key) in [
+        ("Successful requests:", "completed"),
+        ("Failed requests:", "failed"),
+        ("Benchmark duration (s):", "duration"),
+        ("Total input tokens:", "total_input_tokens"),
+        ("Total generated tokens:", "total_output_tokens"),
+        ("Request throughput (req/s):", "request_throughput"),
+        ("Output token throughput (tok/s):", "output_throughput"),
+        (
+            "Peak output token throughput (tok/s):",
+            "max_output_tokens_per_s",
+        ),
+        ("Total Token throughput (tok/s):", "total_token_throughput"),
+        ("Mean TTFT (ms):", "mean_ttft_ms"),
+        ("P99 TTFT (ms):", "p99_ttft_ms"),
+        ("Mean TPOT (ms):", "mean_tpot_ms"),
+        ("P99 ITL (ms):", "p99_itl_ms"),
+        ("Mean E2EL (ms):", "mean_e2el_ms"),
     ] {
-        assert!(v.get(k).is_some(), "missing key {k}");
+        let printed: f64 = r
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(label))
+            .and_then(|rest| rest.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no '{label}' number in:\n{}", r.stdout));
+        let saved = f(&v, key);
+        assert!(
+            (printed - saved).abs() <= 0.005 + 1e-9,
+            "{label} printed {printed}, saved {key} {saved}"
+        );
     }
     assert_eq!(v["tokscope"]["interrupted"], false);
     let lines = std::fs::read_to_string(dir.path().join("r.requests.jsonl")).unwrap();
@@ -302,6 +348,15 @@ fn bad_inputs_get_one_clear_line_and_exit_code_2() {
                 "fast".into(),
             ],
             "--request-rate: 'fast' is not a positive number or 'inf'",
+        ),
+        (
+            vec![
+                "bench".into(),
+                mock.url.clone(),
+                "--request-rate".into(),
+                "2e6".into(),
+            ],
+            "--request-rate: '2e6' requests per second is beyond any server; use 'inf' to send as fast as possible",
         ),
         (
             vec![
@@ -358,7 +413,7 @@ fn bad_inputs_get_one_clear_line_and_exit_code_2() {
                 "--extra-body".into(),
                 "{oops".into(),
             ],
-            "--extra-body: '{oops' is not valid JSON",
+            "--extra-body: '{oops' is not valid JSON (key must be a string at line 1 column 2)",
         ),
         (vec!["bench".into()], "no server given"),
     ];
@@ -378,6 +433,10 @@ fn bad_inputs_get_one_clear_line_and_exit_code_2() {
             r.stderr
         );
         assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+        // A flag's own message is fixed text: the whole line, word for word.
+        if want.starts_with("--") {
+            assert_eq!(r.stderr.trim_end(), format!("error: {want}"), "args {a:?}");
+        }
     }
 }
 
@@ -469,7 +528,12 @@ fn a_server_that_dies_mid_run_gives_a_result_with_failures_not_a_crash() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Kill it once some requests have finished (its own counter says so), not after a guess.
+    let finished = || mock.metric("vllm:request_success_total{");
+    assert!(
+        common::wait_for(std::time::Duration::from_secs(20), || finished() >= 8.0),
+        "no request finished within 20 s"
+    );
     let _ = mock.child.kill();
     let out = child.wait_with_output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

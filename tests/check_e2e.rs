@@ -5,7 +5,7 @@ use common::{run, Mock};
 
 #[test]
 fn healthy_server_reports_every_step_and_exits_0() {
-    let mock = Mock::start(&["--ttft-ms", "20", "--itl-ms", "5", "--slowdown", "0"]);
+    let mock = Mock::start(&["--ttft-ms", "50", "--itl-ms", "5", "--slowdown", "0"]);
     let r = run(&["check", &mock.url]);
     assert_eq!(r.code, 0, "stdout {} stderr {}", r.stdout, r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
@@ -25,6 +25,23 @@ fn healthy_server_reports_every_step_and_exits_0() {
         r.stdout
     );
     assert!(lines[2].contains("usage reported"), "{}", r.stdout);
+    // The figures match the simulator's settings: TTFT 50 ms (its timers may fire 1 ms early;
+    // a first connection and a busy machine add a little), and 15 gaps of 5 ms after the first
+    // of 16 tokens, 200 tok/s, within 10%.
+    let number_before = |unit: &str| -> f64 {
+        let at = lines[2]
+            .find(unit)
+            .unwrap_or_else(|| panic!("no '{unit}': {}", lines[2]));
+        lines[2][..at]
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no number before '{unit}': {}", lines[2]))
+    };
+    let ttft = number_before(" ms,");
+    assert!((49.0..75.0).contains(&ttft), "TTFT {ttft}: {}", lines[2]);
+    let tps = number_before(" tok/s");
+    assert!((180.0..=220.0).contains(&tps), "{tps} tok/s: {}", lines[2]);
     assert!(
         lines[3].starts_with("ok    metrics  vllm: running "),
         "{}",

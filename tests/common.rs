@@ -118,3 +118,44 @@ pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// True when running under CI (`CI` set to anything but empty, `0` or `false`), where every tool
+/// a test needs must be installed: a missing one fails the test instead of skipping it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// Where skip markers go: `$TOKSCOPE_SKIP_DIR` (.ci/run sets it and counts the files), else
+/// `target/tmp/skipped`.
+pub fn skip_dir() -> std::path::PathBuf {
+    std::env::var_os("TOKSCOPE_SKIP_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped"))
+}
+
+/// A test cannot run here because `reason` (a tool or file is missing). Under CI that is a
+/// failure (CI must install it). Elsewhere the skip is printed (seen with `--nocapture`) and
+/// left as a marker file in [`skip_dir`], so it is counted rather than passing in silence.
+/// Call it and return.
+pub fn skip(reason: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("unnamed test");
+    assert!(
+        !in_ci(),
+        "{test}: {reason}; CI must provide it (see .ci/run)"
+    );
+    println!("SKIP: {test}: {reason}");
+    eprintln!("SKIP: {test}: {reason}");
+    let dir = skip_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file: String = test
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let _ = std::fs::write(
+        dir.join(format!("{file}.{}.{n}", std::process::id())),
+        format!("{test}: {reason}\n"),
+    );
+}

@@ -2,6 +2,8 @@
 //! tests/fakes/*.c with `cc` into a temp dir, a fake amdgpu sysfs tree, and Debian's real
 //! librocm_smi64 (which finds no device here).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -12,8 +14,8 @@ use tokscope::gpu::{
 
 const GIB: u64 = 1 << 30;
 
-/// Compile `tests/fakes/<src>` with `defines` into `dir/<out>`; `None` (with a message) when
-/// there is no C compiler.
+/// Compile `tests/fakes/<src>` with `defines` into `dir/<out>`; `None` when there is no C
+/// compiler (a counted skip; a failure under CI).
 fn build(src: &str, defines: &[&str], dir: &Path, out: &str) -> Option<PathBuf> {
     let out = dir.join(out);
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,7 +31,9 @@ fn build(src: &str, defines: &[&str], dir: &Path, out: &str) -> Option<PathBuf> 
         Ok(s) if s.success() => Some(out),
         Ok(s) => panic!("cc failed on '{}': {s}", src.display()),
         Err(e) => {
-            eprintln!("SKIP: no C compiler 'cc' ({e}); the fake GPU libraries cannot be built");
+            common::skip(&format!(
+                "no C compiler 'cc' ({e}); the fake GPU libraries cannot be built (apt-get install gcc)"
+            ));
             None
         }
     }
@@ -259,10 +263,10 @@ fn rsmi_with_no_device_is_absent_with_a_reason() {
 fn debian_librocm_smi64_loads_and_reports_no_device_cleanly() {
     let path = Path::new("/usr/lib/librocm_smi64.so.1");
     if !path.exists() {
-        eprintln!(
-            "SKIP: '{}' absent (apt-get install librocm-smi64-1)",
+        common::skip(&format!(
+            "'{}' absent (apt-get install librocm-smi64-1)",
             path.display()
-        );
+        ));
         return;
     }
     let lib = RsmiLib::load(path).expect("Debian's librocm_smi64 loads");

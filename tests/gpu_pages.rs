@@ -1,6 +1,8 @@
 //! Prometheus pages: dcgm-exporter fixtures read back into GPU rows, our agent's page (golden
 //! fixture, round trip, `promtool check metrics`, served over HTTP), remote nodes through the
-//! monitor (a dead one never stalls the other), and the binary's NEEDED list.
+//! monitor (a dead one never stalls the other), and the release binary's NEEDED list.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -227,7 +229,7 @@ fn promtool_accepts_the_agent_page_and_our_series_lint_clean() {
         .stderr(Stdio::piped())
         .spawn()
     else {
-        eprintln!("SKIP: promtool not found (apt-get install prometheus)");
+        common::skip("promtool not found (apt-get install prometheus)");
         return;
     };
     use std::io::Write;
@@ -341,13 +343,70 @@ async fn remote_nodes_update_and_a_dead_one_stalls_nothing() {
     }
 }
 
+/// The release binary, which is what users install: `$TOKSCOPE_RELEASE_BIN`, else
+/// `target/release/tokscope` next to the debug binary cargo built for this test. `Err` says why
+/// it cannot be used (absent, or older than the sources: `cargo build --release` first).
+fn release_binary() -> Result<std::path::PathBuf, String> {
+    let path = match std::env::var_os("TOKSCOPE_RELEASE_BIN") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => {
+            let debug = std::path::Path::new(env!("CARGO_BIN_EXE_tokscope"));
+            let target = debug
+                .parent()
+                .and_then(|d| d.parent())
+                .ok_or("no target directory above the debug binary")?;
+            target.join("release/tokscope")
+        }
+    };
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .map_err(|e| {
+            format!(
+                "no release binary at '{}' ({e}): cargo build --release",
+                path.display()
+            )
+        })?;
+    // A stale binary would answer for old code: it must be newer than every source file.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut newest = std::fs::metadata(root.join("Cargo.toml"))
+        .and_then(|m| m.modified())
+        .map_err(|e| e.to_string())?;
+    let mut dirs = vec![root.join("src")];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let meta = entry.metadata().map_err(|e| e.to_string())?;
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            } else if let Ok(t) = meta.modified() {
+                newest = newest.max(t);
+            }
+        }
+    }
+    if built < newest {
+        return Err(format!(
+            "the release binary '{}' is older than the sources: cargo build --release",
+            path.display()
+        ));
+    }
+    Ok(path)
+}
+
 #[test]
-fn binary_needs_no_gpu_library() {
-    let bin = env!("CARGO_BIN_EXE_tokscope");
-    let out = match Command::new("readelf").args(["-d", bin]).output() {
+fn release_binary_needs_no_gpu_library() {
+    let bin = match release_binary() {
+        Ok(b) => b,
+        Err(why) => {
+            common::skip(&why);
+            return;
+        }
+    };
+    let out = match Command::new("readelf").arg("-d").arg(&bin).output() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("SKIP: readelf not available ({e})");
+            common::skip(&format!(
+                "readelf not available ({e}); apt-get install binutils"
+            ));
             return;
         }
     };
@@ -364,7 +423,8 @@ fn binary_needs_no_gpu_library() {
     ] {
         assert!(
             !needed.iter().any(|l| l.contains(bad)),
-            "{bad} is NEEDED: {needed:#?}"
+            "{bad} is NEEDED by '{}': {needed:#?}",
+            bin.display()
         );
     }
 }

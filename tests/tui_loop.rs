@@ -194,12 +194,14 @@ fn save_writes_the_result_and_pictures_of_the_screen_next_to_it() {
         Ok(vec![target.clone()])
     });
     let steps = vec![Step::Key('s'), Step::Wait(FRAME), Step::Key('q')];
-    let out = run_script(fixtures::running(), steps, on_save, false);
+    let snap = fixtures::running();
+    let want = format!("{{\"ok\": {}}}", snap.counts.ok);
+    let out = run_script(snap, steps, on_save, false);
     let txt = dir.path().join("run-1.screen.txt");
     let svg = dir.path().join("run-1.screen.svg");
     assert_eq!(
         std::fs::read_to_string(&result).ok().as_deref(),
-        Some("{\"ok\": 380}")
+        Some(want.as_str())
     );
     let text = std::fs::read_to_string(&txt).expect("screen text written");
     assert!(text.contains("Qwen/Qwen3-8B"), "{text}");

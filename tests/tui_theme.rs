@@ -182,7 +182,9 @@ fn key_cells_take_their_roles_colours_in_every_theme() {
         ok(theme.ok(), "● RUNNING");
         ok(theme.error(), "http_status");
         ok(theme.series(0), "TTFT");
-        ok(theme.warn(), "6.1");
+        // The achieved rate, short of its target.
+        let rate = tokscope::tui::fmt::rate(fixtures::with_errors().achieved_rate);
+        ok(theme.warn(), &format!("{rate} of 16.0/s"));
         ok(theme.title(), "deepseek-ai");
         ok(theme.border(false), "╭ Load");
         if let Some(bg) = theme.background().bg {

@@ -23,6 +23,8 @@ async fn serve(cfg: MockConfig) -> MockServer {
 
 /// A streamed response split into SSE events, each with its arrival time since the request.
 struct Sse {
+    /// When the request was handed to the client (event times count from here).
+    start: Instant,
     status: u16,
     events: Vec<(Duration, String)>,
     /// The body ended with a transport error (connection dropped).
@@ -99,6 +101,7 @@ async fn post_sse_with(client: &reqwest::Client, url: &str, body: Value) -> Sse 
         events.push((start.elapsed(), buf));
     }
     Sse {
+        start,
         status,
         events,
         broken,
@@ -630,6 +633,18 @@ async fn keepalive_comments_fill_a_long_prefill() {
     assert_eq!(r.joined("content"), "tok tok ");
 }
 
+/// Poll the simulator's `/metrics` until `prefix` reads `want` (5 s at most); true when it did.
+async fn metric_reaches(base: &str, prefix: &str, want: f64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if metric(base, prefix).await == want {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    false
+}
+
 #[tokio::test]
 async fn a_full_batch_queues_and_shows_waiting() {
     let s = serve(MockConfig {
@@ -645,27 +660,43 @@ async fn a_full_batch_queues_and_shows_waiting() {
         let url = url.clone();
         async move { post_sse(&url, chat_body(10)).await }
     });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    // b goes only once a holds the one slot, and must then wait for it.
+    assert!(
+        metric_reaches(&base, "vllm:num_requests_running{", 1.0).await,
+        "a never started running"
+    );
     let b = tokio::spawn(async move { post_sse(&url, chat_body(10)).await });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert!(
+        metric_reaches(&base, "vllm:num_requests_waiting{", 1.0).await,
+        "b never showed as waiting"
+    );
     assert_eq!(metric(&base, "vllm:num_requests_running{").await, 1.0);
-    assert_eq!(metric(&base, "vllm:num_requests_waiting{").await, 1.0);
     let (a, b) = (a.await, b.await);
     let (Ok(a), Ok(b)) = (a, b) else {
         panic!("a request task failed")
     };
-    // a runs 100 ms + 9 gaps of 10 ms = 190 ms. b, sent ~30 ms later, would see 100 ms alone; it
-    // waits for a's slot (~160 ms) first, so its TTFT is about 260 ms.
     let first = |r: &Sse| {
         r.events
             .iter()
             .find(|(_, e)| e.contains("\"content\":\"tok"))
-            .map(|e| e.0)
+            .map(|(at, _)| r.start + *at)
     };
-    let b_ttft = first(&b).unwrap_or_default();
+    let last = |r: &Sse| {
+        r.events
+            .iter()
+            .rfind(|(_, e)| e.contains("\"content\":\"tok"))
+            .map(|(at, _)| r.start + *at)
+    };
+    let (Some(a_last), Some(b_first)) = (last(&a), first(&b)) else {
+        panic!("no tokens: a {:?} b {:?}", a.events, b.events)
+    };
+    // b's prefill (100 ms) starts only when a's slot frees: its first token comes at least that
+    // long after a's last (less the simulator's 1 ms timer lead). Unqueued, it would come
+    // 100 ms after b was sent, while a was still streaming.
+    let gap = b_first.saturating_duration_since(a_last);
     assert!(
-        b_ttft >= Duration::from_millis(250),
-        "b waited in the queue: {b_ttft:?}"
+        gap >= Duration::from_millis(99),
+        "b's first token {gap:?} after a's last: it did not wait for the slot"
     );
     assert!(a.ends_with_done() && b.ends_with_done());
     assert_eq!(metric(&base, "vllm:num_requests_waiting{").await, 0.0);

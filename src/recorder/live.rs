@@ -76,7 +76,7 @@ impl Live {
 }
 
 /// Spread `tokens` evenly over the seconds `from..=to` (the prefill window), remainder first.
-pub(super) fn spread(tokens: u64, from: u32, to: u32) -> impl Iterator<Item = (u32, u64)> {
+pub(crate) fn spread(tokens: u64, from: u32, to: u32) -> impl Iterator<Item = (u32, u64)> {
     let (from, to) = (from.min(to), to.max(from));
     let n = u64::from(to - from) + 1;
     let (each, rest) = (tokens / n, tokens % n);

@@ -167,6 +167,87 @@ async fn failures_are_counted_by_kind_and_what_they_received_stays() {
     assert_eq!((s.whole.tpot.count, s.whole.e2el.count), (0, 0));
 }
 
+/// Per-second buckets hold the same requests as the totals, and a finished run has no current
+/// send rate.
+#[tokio::test(start_paused = true)]
+async fn successes_are_counted_in_their_second_and_done_has_no_rate() {
+    let mut r = recorder();
+    r.ingest(RequestEvent::Origin(Instant::now()));
+    tokio::time::advance(Duration::from_secs(3)).await;
+    for id in 0..6 {
+        feed(
+            &mut r,
+            rec(id, id as f64 * 0.4, 100, &[50, 50], 3, TokenSource::Usage),
+        );
+    }
+    let live = r.snapshot(false);
+    let per_second: u64 = live.series.iter().map(|(_, b)| b.ok).sum();
+    assert_eq!((live.counts.ok, per_second), (6, 6));
+    assert!(live.achieved_rate > 0.0);
+    let done = r.finish_run().snapshot;
+    assert_eq!(
+        done.achieved_rate, 0.0,
+        "nothing is sent once the run is over"
+    );
+}
+
+/// The relations the dashboard fixtures are held to are the recorder's own: its live and final
+/// snapshots of a run with successes, failures and requests in flight satisfy every one.
+#[tokio::test(start_paused = true)]
+async fn live_and_final_snapshots_add_up() {
+    let mut cfg = RecorderConfig::new(RunInfo {
+        output_len: Some(4),
+        ..RunInfo::default()
+    });
+    cfg.percentiles = vec![50.0, 90.0, 99.0];
+    let mut r = Recorder::new(cfg);
+    r.ingest(RequestEvent::Origin(Instant::now()));
+    tokio::time::advance(Duration::from_secs(3)).await;
+    for id in 0..6 {
+        let mut x = rec(
+            id,
+            id as f64 * 0.4,
+            100,
+            &[50, 50, 50],
+            4,
+            TokenSource::Usage,
+        );
+        if id == 4 {
+            x.error = Some(RequestError {
+                kind: ErrorKind::StreamCut,
+                status: None,
+                message: "cut".into(),
+            });
+        }
+        feed(&mut r, x);
+    }
+    // One request still streaming.
+    r.ingest(RequestEvent::Sent {
+        id: 99,
+        warmup: false,
+        at: Duration::from_millis(2_500),
+        prompt_tokens: 10,
+    });
+    r.ingest(RequestEvent::Chunk {
+        id: 99,
+        at: Duration::from_millis(2_700),
+        tokens: 1,
+        chunks: 1,
+        answer: true,
+    });
+    let live = r.snapshot(false);
+    crate::tui::fixtures::check(&live).unwrap();
+    assert_eq!((live.counts.ok, live.counts.in_flight), (5, 1));
+    let x = rec(99, 2.5, 200, &[50, 50, 50], 4, TokenSource::Usage);
+    r.ingest(RequestEvent::Finished(Box::new(x)));
+    let done = r.finish_run().snapshot;
+    crate::tui::fixtures::check(&done).unwrap();
+    assert_eq!(
+        done.achieved_rate, 0.0,
+        "nothing is sent once the run is over"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn warmups_stay_out_and_cut_requests_are_incomplete() {
     let mut r = recorder();

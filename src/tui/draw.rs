@@ -9,7 +9,7 @@
 //! |+----------++----------------------+|   view    ||   |+--------++-----------------+|
 //! |+-2 Latency------------------------+|   goes    ||   |+-2 Latency----------------+|
 //! |+----------------------------------+|   here)   ||   |+--------------------------+|
-//! |+-3 Errors----++-3 Requests and ev.+|           ||   |+-3 Errors or Requests-----+|
+//! |+-3 Errors----++-Requests and events+|           ||   |+-3 Errors or Requests-----+|
 //! |+-------------++-------------------++-----------+|   | client / GPU: one line each |
 //! +-footer------------------------------------------+   +-footer----------------------+
 //! ```
@@ -65,16 +65,19 @@ pub fn draw(
     footer::render(frame, foot, app, snap, theme, now);
 
     match app.zoom {
-        Some(Pane::Telemetry) => side::render(frame, body, app, theme, gpu, false),
+        Some(Pane::Telemetry) => side::render(frame, body, app, theme, gpu, false, now),
         Some(Pane::Throughput) => throughput::render(frame, body, app, snap, theme),
         Some(Pane::Latency) => latency::render(frame, body, snap, theme),
+        Some(Pane::Requests) if snap.errors.is_empty() => {
+            log::render(frame, body, snap, theme, true)
+        }
         Some(Pane::Requests) => {
             let [e, l] =
                 Layout::vertical([Constraint::Percentage(35), Constraint::Fill(1)]).areas(body);
             errors::render(frame, e, snap, theme);
-            log::render(frame, l, snap, theme);
+            log::render(frame, l, snap, theme, false);
         }
-        None => draw_panes(frame, body, app, snap, theme, gpu),
+        None => draw_panes(frame, body, app, snap, theme, gpu, now),
     }
 
     if let Some(fatal) = &snap.fatal {
@@ -92,6 +95,7 @@ fn draw_panes(
     snap: &Snapshot,
     theme: &Theme,
     gpu: Option<&dyn SideView>,
+    now: Instant,
 ) {
     let wide = body.width >= WIDE;
     let (left, side_area) = if wide {
@@ -106,7 +110,7 @@ fn draw_panes(
         let [l, s] = Layout::vertical([Constraint::Fill(1), Constraint::Length(lines)]).areas(body);
         (l, s)
     };
-    side::render(frame, side_area, app, theme, gpu, !wide);
+    side::render(frame, side_area, app, theme, gpu, !wide, now);
 
     let lat_rows = latency::rows(snap) as u16;
     let lat_h = lat_rows + 3;
@@ -119,10 +123,29 @@ fn draw_panes(
             Constraint::Fill(1),
         ])
         .areas(left)
-    } else {
+    } else if !snap.errors.is_empty() && left.height >= 7 + 5 + 4 {
+        // Short, and requests fail: why they fail matters more than the lower latency rows
+        // (the pane keeps its header and the first metrics) and the load pane's last lines.
+        let errors_h = (2 + snap.errors.len() as u16).min(5);
+        let spare = left.height - errors_h;
+        let top = if spare >= 8 + 5 { 8 } else { 7 };
+        let lat = (spare - top).min(lat_h);
+        let [t, l, b] = Layout::vertical([
+            Constraint::Length(top),
+            Constraint::Length(lat),
+            Constraint::Fill(1),
+        ])
+        .areas(left);
+        [t, l, b]
+    } else if left.height >= 8 + 3 {
         // Too short for the request panes: fold them away, keep load, chart and latency.
-        let [t, l] =
-            Layout::vertical([Constraint::Length(top_h.min(8)), Constraint::Fill(1)]).areas(left);
+        let [t, l] = Layout::vertical([Constraint::Length(8), Constraint::Fill(1)]).areas(left);
+        [t, l, Rect::default()]
+    } else {
+        // Tiny: the latency pane keeps one line of medians (a box with nothing in it would
+        // only take room) and the rest goes to load and throughput figures.
+        let lat = if left.height >= 3 + 4 { 3 } else { 0 };
+        let [t, l] = Layout::vertical([Constraint::Fill(1), Constraint::Length(lat)]).areas(left);
         [t, l, Rect::default()]
     };
 
@@ -139,18 +162,22 @@ fn draw_panes(
         load::render_line(frame, line, snap, theme);
         throughput::render(frame, chart, app, snap, theme);
     }
-    latency::render(frame, lat, snap, theme);
+    if lat.height > 0 {
+        latency::render(frame, lat, snap, theme);
+    }
 
     if bottom.height > 0 {
-        if bottom.width >= 90 {
+        if snap.errors.is_empty() {
+            // No errors: the request log takes the row, its title says so (an empty errors
+            // box would only take half the row).
+            log::render(frame, bottom, snap, theme, true);
+        } else if bottom.width >= 90 {
             let [e, l] =
                 Layout::horizontal([Constraint::Percentage(40), Constraint::Fill(1)]).areas(bottom);
             errors::render(frame, e, snap, theme);
-            log::render(frame, l, snap, theme);
-        } else if snap.errors.is_empty() {
-            // One pane fits: the errors when there are any, else the request log.
-            log::render(frame, bottom, snap, theme);
+            log::render(frame, l, snap, theme, false);
         } else {
+            // One pane fits: the errors.
             errors::render(frame, bottom, snap, theme);
         }
     }

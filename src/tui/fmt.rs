@@ -35,6 +35,16 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// A count that fits a narrow field: exact up to 99,999, then `829.5k`, `12.3M`, `4.1G`.
+pub fn compact(n: u64) -> String {
+    match n {
+        0..=99_999 => count(n),
+        100_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.1}G", n as f64 / 1e9),
+    }
+}
+
 /// A rate: separators above 100, one decimal below.
 pub fn rate(v: f64) -> String {
     if !v.is_finite() {
@@ -135,6 +145,20 @@ pub fn figures(
         current: last,
         mean: (n > 0).then(|| sum / n as f64),
         peak,
+    }
+}
+
+#[cfg(test)]
+mod compact_tests {
+    use super::compact;
+
+    #[test]
+    fn counts_shorten_past_five_digits() {
+        assert_eq!(compact(99_999), "99,999");
+        assert_eq!(compact(829_485), "829.5k");
+        assert_eq!(compact(101_440), "101.4k");
+        assert_eq!(compact(12_345_678), "12.3M");
+        assert_eq!(compact(4_100_000_000), "4.1G");
     }
 }
 

@@ -46,19 +46,33 @@ pub fn render(
         return;
     }
     let mut spans = Vec::new();
-    if snap.state == RunState::Done {
-        // Nothing left to steer: say what can still be done.
-        let line = Line::from(vec![
-            Span::styled(" DONE ", theme.accent()),
-            Span::styled(" the run is over: ", theme.text()),
+    if snap.state == RunState::Done || snap.fatal.is_some() {
+        // Nothing left to steer (pause, concurrency and rate would do nothing): say what can
+        // still be done.
+        let (badge, words, style) = if snap.fatal.is_some() {
+            (" FAILED ", " the run cannot go on: ", theme.error())
+        } else {
+            (" DONE ", " the run is over: ", theme.accent())
+        };
+        let mut spans = vec![
+            Span::styled(badge, style),
+            Span::styled(words, theme.text()),
             Span::styled("s", theme.accent()),
             Span::styled(" save result and screen  ", theme.dim()),
             Span::styled("q", theme.accent()),
             Span::styled(" quit  ", theme.dim()),
             Span::styled("w t 1-4 ?", theme.accent()),
             Span::styled(" look around", theme.dim()),
-        ]);
-        frame.render_widget(Paragraph::new(line), area);
+        ];
+        // Narrow: drop the least needed (looking around), then the words; never cut a key.
+        let width = |s: &[Span]| s.iter().map(|s| s.content.chars().count()).sum::<usize>();
+        if width(&spans) > w {
+            spans.truncate(6);
+        }
+        if width(&spans) > w {
+            spans.remove(1);
+        }
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }
     if app.engine_gone {

@@ -10,7 +10,7 @@ use crate::tui::theme::Theme;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 use std::time::Instant;
 
@@ -36,7 +36,9 @@ pub fn render(frame: &mut Frame, area: Rect, gpus: &GpuView, theme: &Theme, now:
     if full.len() > inner.height as usize {
         full = lines(gpus, theme, now, width, true);
     }
-    frame.render_widget(Paragraph::new(full), inner);
+    // GPU lines are fitted to the width already; a node's status ("no GPU (tried nvml, ...)")
+    // may be longer, and is wrapped rather than cut.
+    frame.render_widget(Paragraph::new(full).wrap(Wrap { trim: false }), inner);
 }
 
 fn lines(

@@ -97,7 +97,12 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     let block = pane_block(&title, Some('2'), theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if inner.height < 2 || inner.width < 20 {
+    if inner.width < 20 {
+        return;
+    }
+    if inner.height < 2 {
+        // Room for one line only (tiny terminals): the recent medians, as many as fit.
+        frame.render_widget(Paragraph::new(one_line(snap, theme, inner.width)), inner);
         return;
     }
     let label_w = 5u16;
@@ -163,4 +168,22 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         }
         frame.render_widget(Paragraph::new(Line::from(spans)), row(y, values));
     }
+}
+
+/// "p50 TTFT 191ms TPOT 22.5ms ITL 21.9ms E2E 3.04s" over the recent window, cut at a whole
+/// metric so no figure is shown in part.
+fn one_line(snap: &Snapshot, theme: &Theme, width: u16) -> Line<'static> {
+    let mut spans = vec![Span::styled("p50", theme.dim())];
+    let mut used = 3;
+    for (i, m) in shown(snap).enumerate() {
+        let value = fmt::ms(pct((m.recent)(snap), 50.0));
+        let len = 1 + m.label.len() + 1 + value.chars().count();
+        if used + len > width as usize {
+            break;
+        }
+        used += len;
+        spans.push(Span::styled(format!(" {}", m.label), theme.series(i)));
+        spans.push(Span::styled(format!(" {value}"), theme.text()));
+    }
+    Line::from(spans)
 }

@@ -36,7 +36,9 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         Some(n) => format!(" of {n} max"),
         None => " (no cap)".to_string(),
     };
+    let over = snap.state == RunState::Done;
     let target = match ctl.request_rate {
+        _ if over => " over the run".to_string(),
         Some(r) => format!(" of {}/s", fmt::rate(r)),
         None => " (rate ∞)".to_string(),
     };
@@ -65,7 +67,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
             [
                 field(
                     "req/s      ",
-                    fmt::rate(snap.achieved_rate),
+                    fmt::rate(shown_rate(snap)),
                     theme,
                     rate_style,
                 ),
@@ -112,11 +114,16 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
                 // Every token so far, streaming requests included (live, not at completion).
                 field(
                     "tokens in  ",
-                    fmt::count(c.received_input_tokens),
+                    fmt::compact(c.received_input_tokens),
                     theme,
                     text,
                 ),
-                field("  out ", fmt::count(c.received_output_tokens), theme, text),
+                field(
+                    "  out ",
+                    fmt::compact(c.received_output_tokens),
+                    theme,
+                    text,
+                ),
             ]
             .concat(),
         ),
@@ -146,6 +153,21 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     );
 }
 
+/// Requests per second to show: sent over the last seconds while the run goes on; once it is
+/// over there is no current rate, so the run's mean.
+fn shown_rate(snap: &Snapshot) -> f64 {
+    if snap.state == RunState::Done {
+        let secs = snap.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            snap.counts.sent as f64 / secs
+        } else {
+            0.0
+        }
+    } else {
+        snap.achieved_rate
+    }
+}
+
 /// One line for narrow terminals: in flight, rate, ok and failed.
 pub fn render_line(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
     let c = &snap.counts;
@@ -153,7 +175,11 @@ pub fn render_line(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme
         .control
         .max_concurrency
         .map_or("∞".to_string(), |n| n.to_string());
-    let target = snap.control.request_rate.map_or("∞".to_string(), fmt::rate);
+    let target = match snap.control.request_rate {
+        _ if snap.state == RunState::Done => " mean".to_string(),
+        Some(r) => format!("/{}", fmt::rate(r)),
+        None => "/∞".to_string(),
+    };
     let rate_style = if rate_short(snap) {
         theme.warn()
     } else {
@@ -172,13 +198,8 @@ pub fn render_line(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme
                 theme,
                 theme.accent(),
             ),
-            field(
-                " · req/s ",
-                fmt::rate(snap.achieved_rate),
-                theme,
-                rate_style,
-            ),
-            vec![Span::styled(format!("/{target}"), theme.dim())],
+            field(" · req/s ", fmt::rate(shown_rate(snap)), theme, rate_style),
+            vec![Span::styled(target, theme.dim())],
             field(" · ok ", fmt::count(c.ok), theme, theme.ok()),
             field(" · failed ", fmt::count(c.failed), theme, failed_style),
         ]

@@ -54,7 +54,7 @@ fn stream_line(st: &StreamView, now: Duration, w: usize, theme: &Theme) -> Line<
     );
     let status = match (st.ttft, st.tokens_per_s) {
         (None, _) => "▸ prefill".to_string(),
-        (Some(_), Some(r)) => format!("▸ {} tok/s", fmt::rate(r)),
+        (Some(_), Some(r)) => format!("▸ {}/s", fmt::rate(r)),
         (Some(_), None) => "▸ streaming".to_string(),
     };
     let room = w.saturating_sub(head.chars().count());
@@ -64,17 +64,26 @@ fn stream_line(st: &StreamView, now: Duration, w: usize, theme: &Theme) -> Line<
     ])
 }
 
-pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
-    let block = pane_block("Requests and events", Some('3'), theme);
+/// `keyed`: the pane carries the zoom key `3` (when the errors pane beside it does not).
+pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme, keyed: bool) {
+    let title = if snap.errors.is_empty() {
+        "Requests and events · no errors"
+    } else {
+        "Requests and events"
+    };
+    let block = pane_block(title, keyed.then_some('3'), theme);
     let inner = block.inner(area);
     let w = inner.width as usize;
     let body = (inner.height as usize).saturating_sub(1);
     // Streams below the finished requests: up to half the rows when both are there.
     let finished = newest(snap, body);
+    // Finished requests keep a short pane to themselves; streams share from four rows on.
     let want = if finished.is_empty() {
         body
+    } else if body >= 4 {
+        body / 2
     } else {
-        (body / 2).max(1)
+        0
     };
     let in_flight = snap.counts.in_flight as usize;
     let mut stream_rows = snap.streams.len().min(want);
@@ -90,7 +99,7 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         finished.into_iter().skip(skip).collect()
     };
     let mut lines = Vec::with_capacity(entries.len() + stream_rows + 2);
-    if entries.is_empty() && stream_rows == 0 {
+    if entries.is_empty() && stream_rows == 0 && !more_row {
         lines.push(Line::styled("no requests finished yet", theme.dim()));
     } else {
         lines.push(Line::styled(

@@ -6,7 +6,7 @@ use crate::tui::gpu_pane::{bar, sparkline};
 use crate::tui::theme::Theme;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 /// Lines the pane needs when boxed (border included).
@@ -72,22 +72,35 @@ pub fn render(frame: &mut Frame, area: Rect, v: &ServerView, theme: &Theme) {
             spans.push(Span::styled(format!(" {:>4.1}%", k * 100.0), theme.text()));
         }
         lines.push(Line::from(spans));
-        let waiting: Vec<Option<f64>> = v.waiting_history.iter().map(|x| Some(*x)).collect();
         if let (true, Some(e)) = (stale(v), &v.error) {
             // Why the numbers above are old matters more than the queue's history.
             lines.push(Line::styled(e.clone(), theme.warn()));
         } else {
+            // The queue now, then its history; an empty queue is a flat line, not a blank.
+            let label = format!(
+                "queue {} ",
+                m.waiting.map_or("n/a".into(), |q| format!("{q:.0}"))
+            );
+            let spark_w = w.saturating_sub(label.chars().count());
+            let flat = v.waiting_history.iter().all(|q| *q <= 0.0);
+            let spark = if flat {
+                let n = v.waiting_history.len().min(spark_w);
+                format!("{}{}", " ".repeat(spark_w - n), "▁".repeat(n))
+            } else {
+                let waiting: Vec<Option<f64>> =
+                    v.waiting_history.iter().map(|x| Some(*x)).collect();
+                sparkline(&waiting, spark_w, None)
+            };
             lines.push(Line::from(vec![
-                Span::styled("queue ", theme.dim()),
-                Span::styled(
-                    sparkline(&waiting, w.saturating_sub(6), None),
-                    theme.series(1),
-                ),
+                Span::styled(label, theme.dim()),
+                Span::styled(spark, theme.series(1)),
             ]));
         }
     }
     lines.truncate(inner.height as usize);
-    frame.render_widget(Paragraph::new(lines), inner);
+    // The bars fit the width; a message ("waiting for the first scrape", an HTTP error) may
+    // not, and is wrapped rather than cut.
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
 #[cfg(test)]
@@ -130,7 +143,7 @@ mod tests {
             "{lines:?}"
         );
         assert!(
-            lines[3].contains("queue ") && lines[3].contains("▁▃█"),
+            lines[3].contains("queue 3 ") && lines[3].contains("▁▃█"),
             "{lines:?}"
         );
         // Narrow layout: one line, no box.

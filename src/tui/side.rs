@@ -12,6 +12,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 use ratatui::{Frame, Terminal};
+use std::time::Instant;
 
 /// Lines the client section takes in the column layout (border included).
 const CLIENT_H: u16 = 6;
@@ -35,13 +36,14 @@ pub fn render(
     theme: &Theme,
     gpu: Option<&dyn SideView>,
     compact: bool,
+    now: Instant,
 ) {
     if compact {
         let gpu_h = gpu.map_or(0, |g| g.compact_lines().min(area.height.saturating_sub(1)));
         let [g, c] = Layout::vertical([Constraint::Length(gpu_h), Constraint::Fill(1)]).areas(area);
         if let Some(view) = gpu {
             if gpu_h > 0 {
-                render_borderless(view, frame, g, theme);
+                render_borderless(view, frame, g, theme, now);
             }
         }
         client_line(frame, c, app, theme);
@@ -51,7 +53,7 @@ pub fn render(
         Some(view) => {
             let [g, c] =
                 Layout::vertical([Constraint::Fill(1), Constraint::Length(CLIENT_H)]).areas(area);
-            view.render(frame, g, theme);
+            view.render(frame, g, theme, now);
             client_block(frame, c, app, theme);
         }
         None => client_block(frame, area, app, theme),
@@ -61,16 +63,22 @@ pub fn render(
 /// Draw a view that frames itself with a block into a strip with no room for one: draw it off
 /// screen two cells larger each way and keep the inside. A view that draws no border is drawn
 /// in place.
-fn render_borderless(view: &dyn SideView, frame: &mut Frame, area: Rect, theme: &Theme) {
+fn render_borderless(
+    view: &dyn SideView,
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    now: Instant,
+) {
     // TestBackend cannot fail (its error type is `Infallible`).
     let Ok(mut off) = Terminal::new(TestBackend::new(area.width + 2, area.height + 2));
-    let Ok(_) = off.draw(|f| view.render(f, f.area(), theme));
+    let Ok(_) = off.draw(|f| view.render(f, f.area(), theme, now));
     let src = off.backend().buffer();
     let framed = src
         .cell((0, 0))
         .is_some_and(|c| matches!(c.symbol(), "┌" | "╭" | "╔" | "┏" | "+"));
     if !framed {
-        view.render(frame, area, theme);
+        view.render(frame, area, theme, now);
         return;
     }
     let dst = frame.buffer_mut();

@@ -25,37 +25,69 @@ fn prefill(b: &SecondBucket) -> f64 {
     b.input_tokens as f64
 }
 
+/// The figures above the chart. `live`: the run is going on, so "now" means something (a
+/// finished run has no current rate). `width`: what fits; on narrow panes the words shorten
+/// and the least needed figures go first (mean, then now), never a number cut in half.
 fn figures_line<'a>(
     name: &'a str,
     f: WindowFigures,
     i: usize,
     theme: &Theme,
-    narrow: bool,
+    live: bool,
+    width: usize,
 ) -> Line<'a> {
     let v = |x: Option<f64>| x.map_or(fmt::NA.to_string(), fmt::rate);
-    if narrow {
-        return Line::from(vec![
+    let wide = Line::from(
+        [
+            vec![
+                Span::styled("■ ", theme.series(i)),
+                Span::styled(name, theme.text()),
+            ],
+            if live {
+                vec![
+                    Span::styled("  now ", theme.dim()),
+                    Span::styled(format!("{:>7}", v(f.current)), theme.series(i)),
+                ]
+            } else {
+                Vec::new()
+            },
+            vec![
+                Span::styled("  mean ", theme.dim()),
+                Span::styled(format!("{:>7}", v(f.mean)), theme.text()),
+                Span::styled("  peak ", theme.dim()),
+                Span::styled(format!("{:>7}", v(f.peak)), theme.text()),
+                Span::styled(" tok/s", theme.dim()),
+            ],
+        ]
+        .concat(),
+    );
+    if wide.width() <= width {
+        return wide;
+    }
+    let now = live.then(|| ("now", v(f.current), theme.series(i)));
+    let mean = ("mean", v(f.mean), theme.text());
+    let peak = ("peak", v(f.peak), theme.text());
+    let choices = [
+        vec![now.clone(), Some(mean.clone()), Some(peak.clone())],
+        vec![now.clone(), Some(peak.clone())],
+        vec![Some(peak)],
+    ];
+    let mut line = Line::default();
+    for figures in choices {
+        let mut spans = vec![
             Span::styled("■ ", theme.series(i)),
             Span::styled(name.trim_end(), theme.text()),
-            Span::styled(" now ", theme.dim()),
-            Span::styled(v(f.current), theme.series(i)),
-            Span::styled(" mean ", theme.dim()),
-            Span::styled(v(f.mean), theme.text()),
-            Span::styled(" peak ", theme.dim()),
-            Span::styled(v(f.peak), theme.text()),
-        ]);
+        ];
+        for (label, value, style) in figures.into_iter().flatten() {
+            spans.push(Span::styled(format!(" {label} "), theme.dim()));
+            spans.push(Span::styled(value, style));
+        }
+        line = Line::from(spans);
+        if line.width() <= width {
+            break;
+        }
     }
-    Line::from(vec![
-        Span::styled("■ ", theme.series(i)),
-        Span::styled(name, theme.text()),
-        Span::styled("  now ", theme.dim()),
-        Span::styled(format!("{:>7}", v(f.current)), theme.series(i)),
-        Span::styled("  mean ", theme.dim()),
-        Span::styled(format!("{:>7}", v(f.mean)), theme.text()),
-        Span::styled("  peak ", theme.dim()),
-        Span::styled(format!("{:>7}", v(f.peak)), theme.text()),
-        Span::styled(" tok/s", theme.dim()),
-    ])
+    line
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
@@ -74,10 +106,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
     let legend_h = if inner.height >= 7 { 2 } else { 1 };
     let [legend, plot] =
         Layout::vertical([Constraint::Length(legend_h), Constraint::Fill(1)]).areas(inner);
-    let narrow = inner.width < 64;
-    let mut legend_lines = vec![figures_line("output ", out_f, 0, theme, narrow)];
+    let live = snap.state != crate::snapshot::RunState::Done;
+    let w = inner.width as usize;
+    let mut legend_lines = vec![figures_line("output ", out_f, 0, theme, live, w)];
     if legend_h == 2 {
-        legend_lines.push(figures_line("prefill", pre_f, 1, theme, narrow));
+        legend_lines.push(figures_line("prefill", pre_f, 1, theme, live, w));
     }
     frame.render_widget(Paragraph::new(legend_lines), legend);
     if plot.height < 3 {
@@ -91,10 +124,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
         } else {
             "the first second is still filling…"
         };
-        frame.render_widget(
-            Paragraph::new(Line::styled(msg, theme.dim())),
-            plot.inner(ratatui::layout::Margin::new(1, plot.height / 2)),
+        // One line in the middle of the plot, whatever its height.
+        let middle = Rect::new(
+            plot.x + 1,
+            plot.y + plot.height / 2,
+            plot.width.saturating_sub(2),
+            1,
         );
+        frame.render_widget(Paragraph::new(Line::styled(msg, theme.dim())), middle);
         return;
     }
     // A fixed-width window keeps its scale while it fills; the whole run grows with it.

@@ -1,4 +1,4 @@
-//! Tests of `workload::build`, `parse_rate` and the `Workload` face the engine sees.
+//! Tests of `workload::build` and the `Workload` face the engine sees.
 
 use super::*;
 use clap::Parser;
@@ -18,35 +18,6 @@ fn load(flags: &[&str]) -> LoadArgs {
 
 fn build_err(flags: &[&str]) -> String {
     build(&load(flags)).unwrap_err().to_string()
-}
-
-#[rstest]
-#[case("inf", None)]
-#[case("INF", None)]
-#[case(" inf ", None)]
-#[case("Infinity", None)]
-#[case("4", Some(4.0))]
-#[case("0.5", Some(0.5))]
-#[case("1e3", Some(1000.0))]
-fn parse_rate_accepts(#[case] s: &str, #[case] want: Option<f64>) {
-    assert_eq!(parse_rate(s), Ok(want));
-}
-
-#[rstest]
-#[case("")]
-#[case("0")]
-#[case("-1")]
-#[case("fast")]
-#[case("NaN")]
-#[case("1e400")]
-#[case("4rps")]
-fn parse_rate_refuses(#[case] s: &str) {
-    assert_eq!(
-        parse_rate(s),
-        Err(format!(
-            "--request-rate '{s}' is not a rate: give requests per second (e.g. 4 or 0.5) or 'inf'"
-        ))
-    );
 }
 
 #[rstest]
@@ -240,12 +211,10 @@ fn info_serializes_for_the_result_file() {
 #[test]
 fn arrival_schedule_from_flags() {
     let l = load(&["--request-rate", "10", "--burstiness", "2", "--seed", "3"]);
-    let mut s = ArrivalSchedule::from_load(&l, Some(100)).unwrap();
+    let mut s = ArrivalSchedule::from_load(&l, Some(10.0), Some(100)).unwrap();
     let last = (0..100).map(|_| s.next_offset()).last().unwrap();
     assert!((last.as_secs_f64() - 10.0).abs() < 1e-6);
-    let err = ArrivalSchedule::from_load(&load(&["--request-rate", "x"]), None).unwrap_err();
-    assert!(err.starts_with("--request-rate 'x' is not a rate"), "{err}");
-    let err = ArrivalSchedule::from_load(&load(&["--burstiness", "0"]), None).unwrap_err();
+    let err = ArrivalSchedule::from_load(&load(&["--burstiness", "0"]), None, None).unwrap_err();
     assert!(
         err.starts_with("--burstiness '0' must be a positive number"),
         "{err}"

@@ -5,9 +5,13 @@
  *   mig   one RTX Pro 6000 in MIG mode: 4 slots, slot 1 empty, instances in slots 0 and 2
  * (or, when that is unset, by -DFAKE_SCENARIO="gb10" at build time).
  * fake_nvml_calls(name) returns how often a call was made, so tests can check caching.
+ * FAKE_NVML_STDERR, when set, is written to file descriptor 2 at init and at every power
+ * reading, as chatty vendor libraries do: while the dashboard runs, it must stay off the
+ * screen (and be shown after).
  * Build: cc -shared -fPIC fake_nvml.c -o libnvidia-ml.so.1 */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef int nvmlReturn_t;
 enum { OK = 0, UNINIT = 1, INVALID = 2, NOT_SUPPORTED = 3, NOT_FOUND = 6, INSUFFICIENT = 7 };
@@ -80,7 +84,18 @@ static void setup(void) {
 static dev_t_ *D(void *h) { return (dev_t_ *)h; }
 static int valid(void *h) { return h >= (void *)&devs[0] && h < (void *)&devs[4]; }
 
-nvmlReturn_t nvmlInit_v2(void) { count("nvmlInit_v2"); setup(); initialised = 1; return OK; }
+static void noise(void) {
+    const char *n = getenv("FAKE_NVML_STDERR");
+    if (n && (write(2, n, strlen(n)) < 0 || write(2, "\n", 1) < 0)) return;
+}
+
+nvmlReturn_t nvmlInit_v2(void) {
+    count("nvmlInit_v2");
+    noise();
+    setup();
+    initialised = 1;
+    return OK;
+}
 nvmlReturn_t nvmlInitWithFlags(unsigned int f) { (void)f; return nvmlInit_v2(); }
 nvmlReturn_t nvmlShutdown(void) { count("nvmlShutdown"); initialised = 0; return OK; }
 const char *nvmlErrorString(nvmlReturn_t r) {
@@ -135,6 +150,7 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(void *h, nvmlUtilization_t *u) {
 }
 nvmlReturn_t nvmlDeviceGetPowerUsage(void *h, unsigned int *p) {
     count("nvmlDeviceGetPowerUsage");
+    noise();
     if (D(h)->mig_instance) return NOT_SUPPORTED;
     *p = D(h)->power_mw;
     return OK;
