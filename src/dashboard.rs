@@ -5,7 +5,6 @@
 
 use crate::cli::DashboardArgs;
 use crate::runner;
-use crate::summary::Summary;
 use crate::tui::app::QuitReason;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -71,27 +70,34 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     }
     let _guard = rt.enter();
     let running = runner::start(prepared, true);
-    let gpu = crate::bench::start_gpu(&args.load)?;
+    let gpu = crate::bench::start_gpu(&args.load)?.map(Arc::new);
     let server =
         crate::server_metrics::spawn_scraper(base.clone(), std::time::Duration::from_secs(2));
     let server_rx = server.clone();
-    let gpu_run = gpu.as_ref().map(|m| m.begin_run());
+    // The GPU window opens with the timed run, after the warm-ups (as in `bench`).
+    let gpu_run: Arc<std::sync::Mutex<Option<crate::gpu::RunId>>> = Arc::default();
+    if let Some(g) = gpu.clone() {
+        let slot = gpu_run.clone();
+        let snapshots = running.snapshots.clone();
+        rt.spawn(async move {
+            let id = crate::bench::gpu_run_from_timed_start(Some(&g), snapshots).await;
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = id;
+        });
+    }
 
-    let save_meta = meta.clone();
-    let save_paths = paths.clone();
-    let on_save: crate::tui::SaveFn = Box::new(move |snap| {
-        let outcome = crate::recorder::RecorderOutcome {
-            snapshot: Arc::new(snap.clone()),
-            good_requests: 0,
-            detailed: None,
-            jsonl: Some(save_paths.jsonl.clone()),
-            jsonl_error: None,
-        };
-        let sum = Summary::from_snapshot(snap, None);
-        let v = crate::result::build(&save_meta, &sum, &outcome, None);
-        crate::result::write_json(&save_paths.json, &v)?;
-        Ok(vec![save_paths.json.clone(), save_paths.jsonl.clone()])
-    });
+    // `s` writes the same result as quitting would at this moment: GPU and server blocks,
+    // goodput, the summary's numbers.
+    let save = SaveCtx {
+        meta: meta.clone(),
+        paths: paths.clone(),
+        gpu: gpu.clone(),
+        gpu_run: gpu_run.clone(),
+        server: server_rx.clone(),
+        base: base.clone(),
+        goodput: !args.load.goodput.is_empty(),
+        rt: rt.handle().clone(),
+    };
+    let on_save: crate::tui::SaveFn = Box::new(move |snap| save.write(snap));
     let ctx = crate::tui::DashboardCtx {
         snapshots: running.snapshots.clone(),
         commands: running.commands.clone(),
@@ -100,7 +106,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         side: crate::tui::SidePanel {
             gpu: Some(Box::new(crate::tui::telemetry_side::TelemetrySide::new(
                 server,
-                gpu.as_ref().map(|m| m.subscribe()),
+                gpu.as_deref().map(|m| m.subscribe()),
             ))),
         },
     };
@@ -110,7 +116,8 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     let (_engine, outcome) = rt
         .block_on(running.done)
         .map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
-    let gpu_stats = gpu.as_ref().zip(gpu_run).map(|(m, id)| m.end_run(id));
+    let run_id = *gpu_run.lock().unwrap_or_else(|p| p.into_inner());
+    let gpu_stats = gpu.as_ref().zip(run_id).map(|(m, id)| m.end_run(id));
     let mut code = match &ui {
         Ok(exit) => exit_code(exit),
         Err(_) => ExitCode::FAILURE,
@@ -149,6 +156,47 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         crate::console::err_line(&format!("error: the dashboard failed: {e:#}"));
     }
     Ok(code)
+}
+
+/// What `s` needs to write the result as quitting would.
+struct SaveCtx {
+    meta: crate::result::RunMeta,
+    paths: crate::result::ResultPaths,
+    gpu: Option<Arc<crate::gpu::GpuMonitor>>,
+    gpu_run: Arc<std::sync::Mutex<Option<crate::gpu::RunId>>>,
+    server: tokio::sync::watch::Receiver<Arc<crate::server_metrics::ServerView>>,
+    base: String,
+    goodput: bool,
+    rt: tokio::runtime::Handle,
+}
+
+impl SaveCtx {
+    fn write(&self, snap: &crate::snapshot::Snapshot) -> anyhow::Result<Vec<std::path::PathBuf>> {
+        let outcome = crate::recorder::RecorderOutcome {
+            snapshot: Arc::new(snap.clone()),
+            good_requests: snap.counts.good,
+            detailed: None,
+            jsonl: Some(self.paths.jsonl.clone()),
+            jsonl_error: None,
+        };
+        let run_id = *self.gpu_run.lock().unwrap_or_else(|p| p.into_inner());
+        let gpu = self
+            .gpu
+            .as_ref()
+            .zip(run_id)
+            .map(|(m, id)| m.run_so_far(id));
+        // The drawing thread is not a runtime thread: blocking on the runtime here is allowed.
+        let report = self.rt.block_on(crate::bench::RunReport::new(
+            &self.meta,
+            &outcome,
+            gpu.as_ref(),
+            &self.server,
+            &self.base,
+            self.goodput,
+        ));
+        crate::result::write_json(&self.paths.json, &report.result)?;
+        Ok(vec![self.paths.json.clone(), self.paths.jsonl.clone()])
+    }
 }
 
 /// The exit code of a dashboard run that ended as `exit` says: 0 for `q`, 130 for Ctrl-C or

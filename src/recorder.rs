@@ -575,6 +575,7 @@ impl Recorder {
             });
             if good {
                 self.good += 1;
+                self.counts.good += 1;
             }
         }
     }

@@ -83,6 +83,8 @@ pub struct Counts {
     /// Requests cut before they finished (a stop, the drain timeout), and what they received.
     pub incomplete: u64,
     pub incomplete_output_tokens: u64,
+    /// Successful requests that met every `--goodput` SLO.
+    pub good: u64,
     /// Successful requests whose output count came from usage / from counting chunks.
     pub output_from_usage: u64,
     pub output_from_chunks: u64,

@@ -433,11 +433,29 @@ fn save(
         }
         Err(e) => problems.push(format!("screen picture failed: {e}")),
     }
-    let names: Vec<String> = written.iter().map(|p| display_path(p)).collect();
-    let mut msg = if names.is_empty() {
-        String::new()
-    } else {
-        format!("saved {}", names.join(", "))
+    // The file names first and the folder last, so a narrow footer cuts the folder, not
+    // what was saved.
+    let absolute: Vec<PathBuf> = written
+        .iter()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        .collect();
+    let folder = absolute
+        .first()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    let same_folder = absolute.iter().all(|p| p.parent() == folder.as_deref());
+    let mut msg = match (&folder, same_folder) {
+        (_, _) if absolute.is_empty() => String::new(),
+        (Some(dir), true) => {
+            let names: Vec<String> = absolute
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            format!("saved {} in {}", names.join(", "), dir.display())
+        }
+        _ => {
+            let names: Vec<String> = absolute.iter().map(|p| p.display().to_string()).collect();
+            format!("saved {}", names.join(", "))
+        }
     };
     if !problems.is_empty() {
         if !msg.is_empty() {
@@ -446,13 +464,6 @@ fn save(
         msg.push_str(&problems.join("; "));
     }
     (msg, !problems.is_empty())
-}
-
-fn display_path(p: &Path) -> String {
-    std::path::absolute(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
 }
 
 /// Draw the current screen into an off-screen buffer of the terminal's size.

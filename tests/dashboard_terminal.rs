@@ -193,3 +193,87 @@ fn sigterm_stops_with_143() {
 fn sighup_stops_with_129() {
     signal_case("-HUP", 129);
 }
+
+/// `s` mid-run writes the result quitting writes: the same keys at the top and under
+/// "tokscope", the GPU and server blocks included (it used to leave both out).
+#[test]
+fn s_writes_the_same_result_as_quitting() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("libnvidia-ml.so.1");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/fake_nvml.c");
+    let built = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O0", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .expect("cc is needed for the fake NVML library (apt-get install gcc)");
+    assert!(built.success());
+    let mock = Mock::start(&["--ttft-ms", "20", "--itl-ms", "20", "--slowdown", "0"]);
+    let tmux = Tmux::new("save");
+    let line = format!(
+        "TOKSCOPE_NVML_LIB='{}' '{}' {} --max-concurrency 2 --random-output-len 20 --gpu-interval 0.2 \
+         --goodput ttft:1000 --result-dir '{}' --result-filename d.json; sleep 60",
+        lib.display(),
+        bin(),
+        mock.url,
+        dir.path().display()
+    );
+    assert!(tmux
+        .cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &line
+        ])
+        .status
+        .success());
+    let result = dir.path().join("d.json");
+    // A few requests finished and a GPU reading or two, then `s`.
+    assert!(common::wait_for(Duration::from_secs(20), || {
+        tmux.screen().contains("pwr 250/300W") && mock.metric("vllm:request_success_total") >= 4.0
+    }));
+    tmux.cmd(&["send-keys", "-t", "t", "s"]);
+    assert!(common::wait_for(Duration::from_secs(10), || result.exists()));
+    let saved_shown = common::wait_for(Duration::from_secs(10), || tmux.screen().contains("saved"));
+    assert!(saved_shown, "{}", tmux.screen());
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    tmux.cmd(&["send-keys", "-t", "t", "q"]);
+    // The last line the dashboard prints names the result it wrote on quitting.
+    assert!(common::wait_for(Duration::from_secs(10), || tmux
+        .screen()
+        .contains("result: ")));
+    let quit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.extend(
+            v["tokscope"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| format!("tokscope.{k}")),
+        );
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&saved), keys(&quit));
+    for block in ["gpu", "server"] {
+        assert!(
+            saved["tokscope"][block].is_object(),
+            "no {block} block in {saved}"
+        );
+    }
+    assert!(saved["request_goodput"].as_f64().unwrap() > 0.0, "{saved}");
+    let power = saved["tokscope"]["gpu"]["gpus"][0]["avg_power_w"].as_f64();
+    assert!(
+        power.is_some_and(|w| (w - 250.0).abs() < 1e-6),
+        "{}",
+        saved["tokscope"]["gpu"]
+    );
+}

@@ -257,6 +257,16 @@ impl GpuMonitor {
         RunId(id)
     }
 
+    /// The figures of a window still open, so far (for a result saved mid-run).
+    pub fn run_so_far(&self, id: RunId) -> GpuRunSummary {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.active
+            .iter()
+            .find(|(i, _)| *i == id.0)
+            .map(|(_, acc)| acc.finish())
+            .unwrap_or_default()
+    }
+
     /// Stop collecting and return the figures of the window.
     pub fn end_run(&self, id: RunId) -> GpuRunSummary {
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());

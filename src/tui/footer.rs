@@ -40,7 +40,7 @@ pub fn render(
             theme.ok()
         };
         frame.render_widget(
-            Paragraph::new(Line::styled(fmt::truncate_left(&flash.text, w), style)),
+            Paragraph::new(Line::styled(fmt::truncate(&flash.text, w), style)),
             area,
         );
         return;
