@@ -9,7 +9,7 @@
 use crate::snapshot::Dist;
 use hdrhistogram::Histogram;
 
-/// Samples kept exactly per metric (4 MiB each at the cap).
+/// Samples kept exactly per metric (u64 microseconds: 8 MiB each at the cap).
 pub const EXACT_CAP: usize = 1 << 20;
 
 /// One latency distribution, values in microseconds.
