@@ -184,7 +184,9 @@ impl RunReport {
     ) -> RunReport {
         let snap = &outcome.snapshot;
         let summary = Summary::from_snapshot(snap, goodput.then_some(outcome.good_requests));
-        let tokens = summary.total_output_tokens;
+        // Energy covers every token the server produced for us in the window, those of
+        // requests cut or failed too: J/token divides by all received tokens.
+        let tokens = summary.received_output_tokens;
         let mut server_run = server.borrow().run.clone();
         // A last reading now, so the server's counters cover the whole run.
         if server_run.scrapes > 0 {

@@ -127,7 +127,10 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         head.push(Span::styled(" │ ", theme.border(false)));
         head.push(Span::styled(head_cols, theme.dim()));
     }
-    let spark_title = format!("per-second mean, {} s", sparks.width);
+    // Sparkline: the last `width` complete seconds, one column per second; the title names
+    // the span actually drawn (a young run has fewer seconds than columns).
+    let (from, to) = fmt::window_range(&snap.series, snap.elapsed, Some(sparks.width as usize));
+    let spark_title = format!("per-second mean, last {} s", to.saturating_sub(from));
     let row = |i: u16, r: Rect| Rect::new(r.x, r.y + i, r.width, 1);
     frame.render_widget(
         Paragraph::new(Line::styled(
@@ -137,8 +140,6 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
         row(0, sparks),
     );
     frame.render_widget(Paragraph::new(Line::from(head)), row(0, values));
-    // Sparkline: the last `width` complete seconds, one column per second.
-    let (from, to) = fmt::window_range(&snap.series, snap.elapsed, Some(sparks.width as usize));
     for (y, (i, m)) in (1u16..).zip(shown(snap).enumerate()) {
         if y >= inner.height {
             break;
