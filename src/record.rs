@@ -111,6 +111,9 @@ pub struct RequestRecord {
     pub reasoning_chunks: u64,
     pub finish_reason: Option<String>,
     pub error: Option<RequestError>,
+    /// Times it was sent again on a new connection because its pooled connection died before
+    /// answering (0 or 1). It is still one request, counted once.
+    pub retries: u32,
 }
 
 impl RequestRecord {

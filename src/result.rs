@@ -169,6 +169,8 @@ pub fn build(meta: &RunMeta, sum: &Summary, out: &RecorderOutcome, gpu: Option<V
             "p99_ms": s.whole.queue.p(99.0),
         },
         "warmups": s.counts.warmups,
+        // Sent once more on a new connection after a pooled one died before answering.
+        "retried": s.counts.retried,
         "errors": errors,
         "per_second": series,
         "timeline": s.timeline.iter().map(|t| json!({"t": t.at.as_secs_f64(), "what": t.what})).collect::<Vec<_>>(),

@@ -87,6 +87,9 @@ pub struct Counts {
     pub output_from_usage: u64,
     pub output_from_chunks: u64,
     pub reasoning_chunks: u64,
+    /// Requests sent once more on a new connection because their pooled connection died
+    /// before answering (each is still one request in every other count).
+    pub retried: u64,
 }
 
 /// One second of the run (bucket `i` covers `[i, i+1)` seconds since start).

@@ -251,6 +251,11 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
     if s.counts.reasoning_chunks > 0 {
         line(&mut out, "Reasoning chunks:", s.counts.reasoning_chunks);
     }
+    if s.counts.retried > 0 {
+        // The server closed a kept-alive connection as the request went out; each was sent
+        // once more and is counted once.
+        line(&mut out, "Retried on a new connection:", s.counts.retried);
+    }
     if sum.request_rate.is_some() && sum.max_concurrency.is_some() && s.whole.queue.count > 0 {
         // The wait for a concurrency slot after the scheduled arrival (vLLM's client queue).
         header_plain(&mut out, "Client queue");
