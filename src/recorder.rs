@@ -435,6 +435,7 @@ impl Recorder {
                 _ => self.counts.output_from_chunks += 1,
             }
             self.counts.reasoning_chunks += rec.reasoning_chunks;
+            self.counts.server_said.add(&rec);
             // The exact counts replace the live estimates, in the series and the totals.
             self.counts.received_output_tokens = (self.counts.received_output_tokens
                 + rec.output_tokens)

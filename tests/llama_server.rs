@@ -119,3 +119,91 @@ fn a_fresh_connection_closed_unanswered_is_a_failure_not_a_retry() {
         v["tokscope"]["errors"]
     );
 }
+
+#[test]
+fn what_llama_server_says_about_each_request_is_shown_and_saved() {
+    let server = LlamaLike::start(Opts::default());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let r = run(&[
+        "bench",
+        &server.url,
+        "--num-prompts",
+        "6",
+        "--max-concurrency",
+        "3",
+        "--random-input-len",
+        "40",
+        "--random-output-len",
+        "5",
+        "--save-result",
+        "--result-dir",
+        d,
+        "--result-filename",
+        "r.json",
+    ]);
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    let cached = v["tokscope"]["cached_prompt_tokens"].as_u64().unwrap();
+    assert!(cached > 0, "{}", v["tokscope"]);
+    let prompt = v["total_input_tokens"].as_u64().unwrap();
+    let t = &v["tokscope"]["server_timings"];
+    assert_eq!(t["requests"], 6);
+    assert_eq!(t["mean_prefill_tok_s"], 2000.0);
+    assert_eq!(t["mean_decode_tok_s"], 500.0);
+    let table_line = |label: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no '{label}' in\n{}", r.stdout))
+            .to_string()
+    };
+    assert!(table_line("Cached prompt tokens:").contains(&format!("{cached} of {prompt} (")));
+    assert!(table_line("Server-timed prefill / decode (tok/s):").ends_with("2000.00 / 500.00"));
+    // Its /metrics has no KV-cache gauge: said so, never shown as 0 %.
+    assert_eq!(v["tokscope"]["server"]["server"], "llama.cpp");
+    assert_eq!(
+        v["tokscope"]["server"]["peak_kv_usage"],
+        serde_json::Value::Null
+    );
+    assert!(table_line("Mean / peak KV cache use:").ends_with("n/a / n/a"));
+    // Per request: the server reused a quarter of each prompt (the test server's rule).
+    let lines = std::fs::read_to_string(dir.path().join("r.requests.jsonl")).unwrap();
+    let mut sum = 0;
+    for l in lines.lines().filter(|l| l.contains("\"warmup\":false")) {
+        let j: serde_json::Value = serde_json::from_str(l).unwrap();
+        let c = j["cached_prompt_tokens"].as_u64().unwrap();
+        assert_eq!(c, j["prompt_tokens"].as_u64().unwrap() / 4, "{l}");
+        sum += c;
+        assert_eq!(j["server_timings"]["predicted_per_second"], 500.0, "{l}");
+        assert_eq!(j["retries"], 0, "{l}");
+    }
+    assert_eq!(sum, cached);
+}
+
+#[test]
+fn check_shows_what_llama_server_has_and_says_kv_cache_is_unknown() {
+    let server = LlamaLike::start(Opts::default());
+    let r = run(&["check", &server.url, "--max-tokens", "4"]);
+    assert_eq!(r.code, 0, "stdout {} stderr {}", r.stdout, r.stderr);
+    let line = |name: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} in {}", r.stdout))
+            .to_string()
+    };
+    let stream = line("stream");
+    assert!(stream.contains("4 tokens, TTFT"), "{stream}");
+    assert!(stream.contains("prompt tokens cached"), "{stream}");
+    assert!(
+        stream.contains("server-timed prefill 2000.0 / decode 500.0 tok/s"),
+        "{stream}"
+    );
+    let metrics = line("metrics");
+    assert!(
+        metrics.contains("llama.cpp: running 0, waiting 0, KV cache n/a"),
+        "{metrics}"
+    );
+}

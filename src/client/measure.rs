@@ -26,6 +26,9 @@ pub(super) struct Measure {
     /// Latest cumulative usage seen (continuous usage stats or the final chunk).
     usage_completion: Option<u64>,
     usage_prompt: Option<u64>,
+    /// What the server reported about the request itself: cached prompt tokens, its timings.
+    usage_cached: Option<u64>,
+    timings: Option<chunk::ServerTimings>,
     finish_reason: Option<String>,
     think: InlineThink,
     pub(super) done: bool,
@@ -57,6 +60,8 @@ impl Measure {
             reasoning_chunks: 0,
             usage_completion: None,
             usage_prompt: None,
+            usage_cached: None,
+            timings: None,
             finish_reason: None,
             think: InlineThink::default(),
             done: false,
@@ -134,6 +139,12 @@ impl Measure {
             if u.prompt_tokens.is_some() {
                 self.usage_prompt = u.prompt_tokens;
             }
+            if u.cached_tokens.is_some() {
+                self.usage_cached = u.cached_tokens;
+            }
+        }
+        if c.timings.is_some() {
+            self.timings = c.timings;
         }
         if let Some(f) = c.finish_reason {
             // Once per request at most; the server chose it, and check prints it.
@@ -240,10 +251,92 @@ impl Measure {
             finish_reason: self.finish_reason,
             error: self.error,
             retries: self.retries,
+            cached_prompt_tokens: self.usage_cached,
+            server_timings: self.timings,
         }
     }
 }
 
 fn micros(d: Duration) -> u32 {
     d.as_micros().min(u32::MAX as u128) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A llama-server (llama-cpp-python 0.3.36) chat stream, chunk by chunk as
+    /// `server_task_result_cmpl_partial::to_json_oaicompat_chat` and the final result write it:
+    /// the role with `content: null`, two tokens, the finish chunk, usage with timings.
+    const STREAM: [&str; 6] = [
+        r#"{"choices":[{"finish_reason":null,"index":0,"delta":{"role":"assistant","content":null}}],"created":1764000000,"id":"chatcmpl-Qx3","model":"tiny.gguf","system_fingerprint":"b7000-0123abcd","object":"chat.completion.chunk"}"#,
+        r#"{"choices":[{"finish_reason":null,"index":0,"delta":{"content":"Hello"}}],"created":1764000000,"id":"chatcmpl-Qx3","model":"tiny.gguf","system_fingerprint":"b7000-0123abcd","object":"chat.completion.chunk"}"#,
+        r#"{"choices":[{"finish_reason":null,"index":0,"delta":{"content":" there"}}],"created":1764000000,"id":"chatcmpl-Qx3","model":"tiny.gguf","system_fingerprint":"b7000-0123abcd","object":"chat.completion.chunk"}"#,
+        r#"{"choices":[{"finish_reason":"length","index":0,"delta":{}}],"created":1764000000,"id":"chatcmpl-Qx3","model":"tiny.gguf","system_fingerprint":"b7000-0123abcd","object":"chat.completion.chunk"}"#,
+        r#"{"choices":[],"created":1764000000,"id":"chatcmpl-Qx3","model":"tiny.gguf","system_fingerprint":"b7000-0123abcd","object":"chat.completion.chunk","usage":{"completion_tokens":2,"prompt_tokens":139,"total_tokens":141,"prompt_tokens_details":{"cached_tokens":11}},"timings":{"cache_n":11,"prompt_n":128,"prompt_ms":42.317,"prompt_per_token_ms":0.3306015625,"prompt_per_second":3024.789,"predicted_n":2,"predicted_ms":9.5,"predicted_per_token_ms":4.75,"predicted_per_second":210.5263}}"#,
+        "[DONE]",
+    ];
+
+    #[tokio::test(start_paused = true)]
+    async fn a_llama_cpp_stream_counts_its_tokens_not_its_role_chunk() {
+        let spec = RequestSpec {
+            id: 1,
+            warmup: false,
+            scheduled_at: Duration::ZERO,
+            prompt: "hi",
+            max_tokens: 2,
+            prompt_tokens: 1,
+            prompt_source: TokenSource::Estimate,
+        };
+        let mut m = Measure::new(&spec, Instant::now());
+        for (i, payload) in STREAM.iter().enumerate() {
+            // The role chunk arrives 5 ms in, each later chunk 10 ms after the one before.
+            tokio::time::advance(Duration::from_millis(if i == 0 { 5 } else { 10 })).await;
+            m.on_event(SseEvent::Data(payload.as_bytes()), Instant::now(), None);
+            if i == 0 {
+                assert_eq!(
+                    (m.text_chunks, m.first),
+                    (0, None),
+                    "the role chunk is no token"
+                );
+            }
+        }
+        assert!(m.done);
+        let rec = m.into_record(&spec);
+        assert_eq!(rec.error, None);
+        assert_eq!((rec.text_chunks, rec.output_tokens), (2, 2));
+        // TTFT is the first token's (15 ms), not the role chunk's (5 ms).
+        assert_eq!(rec.ttft, Some(Duration::from_millis(15)));
+        assert_eq!(rec.itl_us, vec![10_000]);
+        assert_eq!(rec.prompt_tokens, 139);
+        assert_eq!(rec.cached_prompt_tokens, Some(11));
+        let t = rec.server_timings.unwrap_or_default();
+        assert_eq!(
+            (t.prompt_n, t.prefill_tok_s(), t.decode_tok_s()),
+            (Some(128), Some(3024.789), Some(210.5263))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_says_nothing_leaves_cache_and_timings_unknown() {
+        let spec = RequestSpec {
+            id: 1,
+            warmup: false,
+            scheduled_at: Duration::ZERO,
+            prompt: "hi",
+            max_tokens: 2,
+            prompt_tokens: 1,
+            prompt_source: TokenSource::Estimate,
+        };
+        let mut m = Measure::new(&spec, Instant::now());
+        for payload in [
+            r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a"}}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#,
+        ] {
+            m.on_event(SseEvent::Data(payload.as_bytes()), Instant::now(), None);
+        }
+        let rec = m.into_record(&spec);
+        assert_eq!((rec.cached_prompt_tokens, rec.server_timings), (None, None));
+    }
 }

@@ -31,6 +31,8 @@ impl Recorder {
             "reasoning_chunks": rec.reasoning_chunks,
             "finish_reason": rec.finish_reason,
             "retries": rec.retries,
+            "cached_prompt_tokens": rec.cached_prompt_tokens,
+            "server_timings": rec.server_timings,
             "itl_ms": rec.itl_us.iter().map(|&u| u as f64 / 1000.0).collect::<Vec<_>>(),
             "error": rec.error.as_ref().map(|e| json!({"kind": e.kind, "status": e.status, "message": e.message})),
         });
