@@ -170,16 +170,20 @@ fn what_llama_server_says_about_each_request_is_shown_and_saved() {
     assert!(table_line("Mean / peak KV cache use:").ends_with("n/a / n/a"));
     // Per request: the server reused a quarter of each prompt (the test server's rule).
     let lines = std::fs::read_to_string(dir.path().join("r.requests.jsonl")).unwrap();
-    let mut sum = 0;
+    let (mut sum, mut retries) = (0, 0);
     for l in lines.lines().filter(|l| l.contains("\"warmup\":false")) {
         let j: serde_json::Value = serde_json::from_str(l).unwrap();
         let c = j["cached_prompt_tokens"].as_u64().unwrap();
         assert_eq!(c, j["prompt_tokens"].as_u64().unwrap() / 4, "{l}");
         sum += c;
         assert_eq!(j["server_timings"]["predicted_per_second"], 500.0, "{l}");
-        assert_eq!(j["retries"], 0, "{l}");
+        // At llama-server's timing a reused connection is lost now and then: once at most.
+        let r = j["retries"].as_u64().unwrap();
+        assert!(r <= 1, "{l}");
+        retries += r;
     }
     assert_eq!(sum, cached);
+    assert_eq!(v["tokscope"]["retried"], retries);
 }
 
 #[test]
