@@ -50,6 +50,28 @@ pub fn run(args: CheckArgs) -> ExitCode {
     }
 }
 
+/// What the server said about the request itself (llama.cpp): its prefix cache and its own
+/// prefill and decode speeds; empty when it said nothing.
+fn server_said(rec: &crate::record::RequestRecord) -> String {
+    let mut out = String::new();
+    if let Some(c) = rec.cached_prompt_tokens {
+        out.push_str(&format!(
+            ", {c} of {} prompt tokens cached",
+            rec.prompt_tokens
+        ));
+    }
+    let t = rec.server_timings.unwrap_or_default();
+    let f = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{v:.1}"));
+    if t.prefill_tok_s().is_some() || t.decode_tok_s().is_some() {
+        out.push_str(&format!(
+            ", server-timed prefill {} / decode {} tok/s",
+            f(t.prefill_tok_s()),
+            f(t.decode_tok_s())
+        ));
+    }
+    out
+}
+
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
@@ -200,7 +222,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
                         "warn"
                     },
                     detail: format!(
-                        "{} tokens, TTFT {ttft:.1} ms{}, finish '{}', {} | '{preview}'",
+                        "{} tokens, TTFT {ttft:.1} ms{}, finish '{}', {}{} | '{preview}'",
                         rec.output_tokens,
                         tps.map(|t| format!(", {t:.1} tok/s")).unwrap_or_default(),
                         rec.finish_reason.as_deref().unwrap_or("none"),
@@ -209,6 +231,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
                         } else {
                             "no usage: tokens counted from chunks"
                         },
+                        server_said(&rec),
                     ),
                     ms: ms(t),
                 }

@@ -15,6 +15,81 @@ pub struct Usage {
     pub prompt_tokens: Option<u64>,
     #[serde(default)]
     pub completion_tokens: Option<u64>,
+    /// `prompt_tokens_details.cached_tokens`: prompt tokens the server took from its prefix
+    /// cache (llama.cpp always, vLLM with `--enable-prompt-tokens-details`). `None` when not
+    /// sent; 0 when sent as 0.
+    #[serde(
+        default,
+        rename = "prompt_tokens_details",
+        deserialize_with = "cached_tokens"
+    )]
+    pub cached_tokens: Option<u64>,
+}
+
+/// The server's own clock for one request: llama.cpp's `timings` object, on the last chunk
+/// (every chunk with `timings_per_token`). Fields it lacks, or sends as something other than
+/// a finite number (llama.cpp's JSON writes an infinite rate as `null`), are `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct ServerTimings {
+    /// Prompt tokens it processed (the cached ones excluded) and how long that took.
+    pub prompt_n: Option<u64>,
+    pub prompt_ms: Option<f64>,
+    pub prompt_per_second: Option<f64>,
+    /// Tokens it generated and how long that took.
+    pub predicted_n: Option<u64>,
+    pub predicted_ms: Option<f64>,
+    pub predicted_per_second: Option<f64>,
+}
+
+impl ServerTimings {
+    /// Prefill speed by the server's clock: its own figure, else `prompt_n / prompt_ms`.
+    pub fn prefill_tok_s(&self) -> Option<f64> {
+        rate(self.prompt_per_second, self.prompt_n, self.prompt_ms)
+    }
+
+    /// Decode speed by the server's clock.
+    pub fn decode_tok_s(&self) -> Option<f64> {
+        rate(
+            self.predicted_per_second,
+            self.predicted_n,
+            self.predicted_ms,
+        )
+    }
+
+    fn from_value(v: &serde_json::Value) -> Option<ServerTimings> {
+        let num = |k: &str| v.get(k)?.as_f64().filter(|x| x.is_finite() && *x >= 0.0);
+        let count = |k: &str| v.get(k)?.as_u64();
+        let t = ServerTimings {
+            prompt_n: count("prompt_n"),
+            prompt_ms: num("prompt_ms"),
+            prompt_per_second: num("prompt_per_second"),
+            predicted_n: count("predicted_n"),
+            predicted_ms: num("predicted_ms"),
+            predicted_per_second: num("predicted_per_second"),
+        };
+        (t != ServerTimings::default()).then_some(t)
+    }
+}
+
+fn rate(given: Option<f64>, n: Option<u64>, ms: Option<f64>) -> Option<f64> {
+    given.filter(|r| *r > 0.0).or_else(|| {
+        let (n, ms) = (n?, ms?);
+        (n > 0 && ms > 0.0).then(|| n as f64 * 1000.0 / ms)
+    })
+}
+
+/// `prompt_tokens_details` of any shape: its `cached_tokens` when that is a count, else
+/// nothing (a detail we cannot read never makes the chunk malformed).
+fn cached_tokens<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.get("cached_tokens").and_then(serde_json::Value::as_u64))
+}
+
+/// `timings` of any shape; see [`ServerTimings`]. Parsed into a `Value` first: it comes once
+/// per request, and an odd field must never cost the chunk.
+fn timings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ServerTimings>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(ServerTimings::from_value(&v))
 }
 
 /// What one payload carried.
@@ -28,6 +103,8 @@ pub struct Chunk<'a> {
     pub finish_reason: Option<Cow<'a, str>>,
     /// An error object: (message, HTTP-like status code if given).
     pub error: Option<(String, Option<u16>)>,
+    /// The server's own timings of the request (llama.cpp).
+    pub timings: Option<ServerTimings>,
 }
 
 /// A payload that is not a chunk we understand.
@@ -40,6 +117,8 @@ struct RawChunk<'a> {
     choices: Option<FirstChoice<'a>>,
     #[serde(default)]
     usage: Option<Usage>,
+    #[serde(default, deserialize_with = "timings")]
+    timings: Option<ServerTimings>,
     #[serde(default)]
     error: Option<serde_json::Value>,
     #[serde(borrow, default)]
@@ -107,6 +186,7 @@ pub fn parse(payload: &[u8]) -> Result<Chunk<'_>, Malformed> {
     })?;
     let mut out = Chunk {
         usage: raw.usage,
+        timings: raw.timings,
         ..Chunk::default()
     };
     if let Some(err) = raw.error {
@@ -266,10 +346,56 @@ mod tests {
             c.usage,
             Some(Usage {
                 prompt_tokens: Some(12),
-                completion_tokens: Some(100)
+                completion_tokens: Some(100),
+                cached_tokens: None,
             })
         );
         assert_eq!(text(&c), (None, None));
+    }
+
+    /// llama-server's (llama-cpp-python 0.3.36) last chunk with `include_usage`, in the
+    /// shape `to_json_oaicompat_chat_stream` and `server_slot_stats::to_json` write it.
+    const LLAMA_CPP_USAGE: &str = r#"{"choices":[],"created":1764000000,"id":"chatcmpl-Qx3","model":"tiny.gguf","system_fingerprint":"b7000-0123abcd","object":"chat.completion.chunk","usage":{"completion_tokens":64,"prompt_tokens":139,"total_tokens":203,"prompt_tokens_details":{"cached_tokens":11}},"timings":{"cache_n":11,"prompt_n":128,"prompt_ms":42.317,"prompt_per_token_ms":0.3306015625,"prompt_per_second":3024.7890,"predicted_n":64,"predicted_ms":301.2,"predicted_per_token_ms":4.70625,"predicted_per_second":212.4834}}"#;
+
+    #[test]
+    fn llama_cpp_usage_carries_cached_tokens_and_the_servers_timings() {
+        let c = parse(LLAMA_CPP_USAGE.as_bytes()).unwrap();
+        assert_eq!(
+            c.usage,
+            Some(Usage {
+                prompt_tokens: Some(139),
+                completion_tokens: Some(64),
+                cached_tokens: Some(11),
+            })
+        );
+        let t = c.timings.unwrap();
+        assert_eq!((t.prompt_n, t.predicted_n), (Some(128), Some(64)));
+        assert_eq!(t.prefill_tok_s(), Some(3024.789));
+        assert_eq!(t.decode_tok_s(), Some(212.4834));
+        assert_eq!(text(&c), (None, None));
+    }
+
+    #[test]
+    fn odd_cache_and_timing_details_never_cost_the_chunk() {
+        // vLLM without --enable-prompt-tokens-details: null, so unknown (not 0).
+        let c = parse(br#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"prompt_tokens_details":null}}"#).unwrap();
+        assert_eq!(c.usage.and_then(|u| u.cached_tokens), None);
+        let c = parse(br#"{"choices":[],"usage":{"prompt_tokens":5,"prompt_tokens_details":{"cached_tokens":0}}}"#).unwrap();
+        assert_eq!(c.usage.and_then(|u| u.cached_tokens), Some(0));
+        for odd in [
+            r#"{"choices":[],"usage":{"prompt_tokens_details":"x"},"timings":5}"#,
+            r#"{"choices":[],"timings":{"prompt_n":"many","prompt_ms":[]}}"#,
+            r#"{"choices":[],"timings":null,"usage":{"prompt_tokens_details":{"cached_tokens":-3}}}"#,
+        ] {
+            let c = parse(odd.as_bytes()).unwrap_or_else(|e| panic!("{odd}: {}", e.0));
+            assert_eq!(c.timings, None, "{odd}");
+            assert_eq!(c.usage.and_then(|u| u.cached_tokens), None, "{odd}");
+        }
+        // An infinite rate (a 0 ms prefill) is written as null: the rate comes from n / ms,
+        // or is unknown when that cannot be computed either.
+        let c = parse(br#"{"choices":[],"timings":{"prompt_n":3,"prompt_ms":0.0,"prompt_per_second":null,"predicted_n":10,"predicted_ms":50.0,"predicted_per_second":null}}"#).unwrap();
+        let t = c.timings.unwrap();
+        assert_eq!((t.prefill_tok_s(), t.decode_tok_s()), (None, Some(200.0)));
     }
 
     #[test]

@@ -5,15 +5,18 @@
 //! update a few counters, and send a small `Chunk` event to the recorder. Nothing here waits on
 //! the UI.
 
-use crate::chunk::{self, InlineThink};
-use crate::record::{ErrorKind, RequestError, RequestEvent, RequestRecord, TokenSource};
-use crate::sse::{SseEvent, SseSplitter};
+use crate::record::{ErrorKind, RequestEvent, RequestRecord, TokenSource};
+use crate::sse::SseSplitter;
 use anyhow::Context;
 use futures_util::StreamExt;
+use measure::Measure;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
+
+mod measure;
+mod reuse;
 
 /// Everything needed to talk to one server.
 #[derive(Debug, Clone)]
@@ -84,6 +87,11 @@ pub struct RequestSpec<'a> {
 pub struct Client {
     pub config: ClientConfig,
     http: reqwest::Client,
+    /// Never reuses a connection: the one retry of a request whose pooled connection died
+    /// under it goes here, so it cannot meet another stale one.
+    fresh: reqwest::Client,
+    /// Which pooled connections have answered, and the server's keep-alive timeout.
+    connections: std::sync::Arc<reuse::Connections>,
     url: String,
     template: Map<String, Value>,
 }
@@ -92,6 +100,16 @@ pub struct Client {
 pub fn http_client(
     headers: &[(String, String)],
     api_key: Option<&str>,
+) -> anyhow::Result<reqwest::Client> {
+    build_http(headers, api_key, Some(reuse::pool_idle_for(None)))
+}
+
+/// `idle`: how long an idle connection stays pooled; `None` pools nothing (a new connection
+/// for every request).
+fn build_http(
+    headers: &[(String, String)],
+    api_key: Option<&str>,
+    idle: Option<Duration>,
 ) -> anyhow::Result<reqwest::Client> {
     let mut map = reqwest::header::HeaderMap::new();
     for (k, v) in headers {
@@ -110,8 +128,8 @@ pub fn http_client(
     reqwest::Client::builder()
         .default_headers(map)
         .http1_only()
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(usize::MAX)
+        .pool_idle_timeout(idle)
+        .pool_max_idle_per_host(if idle.is_some() { usize::MAX } else { 0 })
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(10))
         .build()
@@ -135,14 +153,35 @@ pub fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>, String> {
 impl Client {
     pub fn new(config: ClientConfig) -> anyhow::Result<Self> {
         let http = http_client(&config.headers, config.api_key.as_deref())?;
+        let fresh = build_http(&config.headers, config.api_key.as_deref(), None)?;
         let url = format!("{}{}", config.base_url, config.endpoint);
         let template = Self::template(&config);
         Ok(Client {
             config,
             http,
+            fresh,
+            connections: Default::default(),
             url,
             template,
         })
+    }
+
+    /// Drop idle connections before the server would: when a response has announced
+    /// `Keep-Alive: timeout=T` (uvicorn and llama-server say 5 s), the pool is rebuilt to keep
+    /// idle connections for less than T. Call it between requests (after the probe): the
+    /// connections pooled so far are let go. `max=N` needs nothing: the server marks its N-th
+    /// answer `Connection: close`, and hyper does not reuse that connection.
+    pub fn fit_pool_to_server(&mut self) -> anyhow::Result<Option<Duration>> {
+        let Some(server) = self.connections.keep_alive_timeout() else {
+            return Ok(None);
+        };
+        let idle = reuse::pool_idle_for(Some(server));
+        self.http = build_http(
+            &self.config.headers,
+            self.config.api_key.as_deref(),
+            Some(idle),
+        )?;
+        Ok(Some(idle))
     }
 
     /// The constant part of every request body; the prompt and the output limit are added per
@@ -239,21 +278,50 @@ impl Client {
         m.into_record(spec)
     }
 
+    /// POST `body`; the response head, or why none came.
+    async fn send(
+        &self,
+        http: &reqwest::Client,
+        body: bytes::Bytes,
+    ) -> reqwest::Result<reqwest::Response> {
+        let resp = http
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .body(body)
+            .send()
+            .await?;
+        self.connections.answered(&resp);
+        Ok(resp)
+    }
+
+    /// Send, and once more on a new connection when a pooled one died before answering (see
+    /// `reuse`). The retry keeps the request's time zero, as aiohttp's transparent retry does
+    /// inside vLLM's timed `session.post`: the wait a user would have seen is in the TTFT
+    /// (the dead attempt costs a round trip). Nothing was received, so nothing is counted
+    /// twice; `retries` says it happened.
+    async fn send_once_more_if_stale(
+        &self,
+        body: Vec<u8>,
+        m: &mut Measure,
+    ) -> reqwest::Result<reqwest::Response> {
+        let body = bytes::Bytes::from(body);
+        match self.send(&self.http, body.clone()).await {
+            Err(e) if self.connections.stale(&e) => {
+                m.retries += 1;
+                self.send(&self.fresh, body).await
+            }
+            other => other,
+        }
+    }
+
     async fn stream(
         &self,
         body: Vec<u8>,
         m: &mut Measure,
         events: Option<&UnboundedSender<RequestEvent>>,
     ) {
-        let resp = match self
-            .http
-            .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .body(body)
-            .send()
-            .await
-        {
+        let resp = match self.send_once_more_if_stale(body, m).await {
             Ok(r) => r,
             Err(e) => {
                 let kind = if e.is_timeout() {
@@ -523,241 +591,6 @@ fn describe_reqwest(e: &reqwest::Error, url: &str) -> String {
     } else {
         format!("request to '{url}' failed: {}", error_chain(e))
     }
-}
-
-/// Per-request measurement state, updated once per SSE event.
-struct Measure {
-    origin: Instant,
-    t0: Instant,
-    sent_at: Duration,
-    id: u64,
-    warmup: bool,
-    first: Option<Instant>,
-    first_answer: Option<Instant>,
-    last: Option<Instant>,
-    itl_us: Vec<u32>,
-    chunk_times_us: Vec<(u32, u32)>,
-    text_chunks: u64,
-    reasoning_chunks: u64,
-    /// Latest cumulative usage seen (continuous usage stats or the final chunk).
-    usage_completion: Option<u64>,
-    usage_prompt: Option<u64>,
-    finish_reason: Option<String>,
-    think: InlineThink,
-    done: bool,
-    error: Option<RequestError>,
-    /// Chunks of the current network read not yet reported: (arrival, tokens, chunks, any
-    /// answer text).
-    pending: Option<(Instant, u32, u32, bool)>,
-    /// Text received, for `check` (collected only when asked).
-    pub text: Option<String>,
-}
-
-impl Measure {
-    fn new(spec: &RequestSpec<'_>, origin: Instant) -> Self {
-        let t0 = Instant::now();
-        Measure {
-            origin,
-            t0,
-            sent_at: t0.saturating_duration_since(origin),
-            id: spec.id,
-            warmup: spec.warmup,
-            first: None,
-            first_answer: None,
-            last: None,
-            itl_us: Vec::with_capacity(spec.max_tokens.min(4096) as usize),
-            chunk_times_us: Vec::with_capacity(spec.max_tokens.min(4096) as usize),
-            text_chunks: 0,
-            reasoning_chunks: 0,
-            usage_completion: None,
-            usage_prompt: None,
-            finish_reason: None,
-            think: InlineThink::default(),
-            done: false,
-            error: None,
-            pending: None,
-            text: None,
-        }
-    }
-
-    /// Record the request's failure (the first one wins). The message may quote the server
-    /// (error bodies, error events, chunks), so it is made safe to print here, once, for every
-    /// face that shows it.
-    fn fail(&mut self, kind: ErrorKind, status: Option<u16>, message: String) {
-        if self.error.is_none() {
-            self.error = Some(RequestError {
-                kind,
-                status,
-                message: crate::sanitize::line_owned(message),
-            });
-        }
-    }
-
-    fn on_event(
-        &mut self,
-        ev: SseEvent<'_>,
-        at: Instant,
-        events: Option<&UnboundedSender<RequestEvent>>,
-    ) {
-        if self.done || self.error.is_some() {
-            return;
-        }
-        let payload = match ev {
-            SseEvent::Error(raw) => {
-                let c = chunk::parse(raw).ok().and_then(|c| c.error);
-                let (msg, code) =
-                    c.unwrap_or_else(|| (String::from_utf8_lossy(raw).into_owned(), None));
-                self.fail(
-                    ErrorKind::ErrorEvent,
-                    code,
-                    format!("error event: {}", short(&msg, 300)),
-                );
-                return;
-            }
-            SseEvent::Data(d) => d,
-        };
-        let trimmed = payload.trim_ascii();
-        if trimmed == b"[DONE]" {
-            self.done = true;
-            return;
-        }
-        if trimmed.is_empty() {
-            return;
-        }
-        let c = match chunk::parse(trimmed) {
-            Ok(c) => c,
-            Err(e) => {
-                self.fail(ErrorKind::Malformed, None, e.0);
-                return;
-            }
-        };
-        if let Some((msg, code)) = c.error {
-            self.fail(
-                ErrorKind::ErrorEvent,
-                code,
-                format!("error event: {}", short(&msg, 300)),
-            );
-            return;
-        }
-        let prev_usage = self.usage_completion;
-        if let Some(u) = c.usage {
-            if u.completion_tokens.is_some() {
-                self.usage_completion = u.completion_tokens;
-            }
-            if u.prompt_tokens.is_some() {
-                self.usage_prompt = u.prompt_tokens;
-            }
-        }
-        if let Some(f) = c.finish_reason {
-            // Once per request at most; the server chose it, and check prints it.
-            self.finish_reason = Some(crate::sanitize::line(&f).into_owned());
-        }
-        let mut reasoning = c.reasoning.as_deref().is_some_and(|r| !r.is_empty());
-        let mut answer = false;
-        if let Some(content) = c.content.as_deref() {
-            if !content.is_empty() {
-                let (r, a) = self.think.split(content);
-                reasoning |= r;
-                answer = a;
-            }
-            if let Some(t) = self.text.as_mut() {
-                t.push_str(content);
-            }
-        }
-        if !(reasoning || answer) {
-            return;
-        }
-        // A text-carrying chunk: this is a token event.
-        self.text_chunks += 1;
-        if reasoning && !answer {
-            self.reasoning_chunks += 1;
-        }
-        if self.first.is_none() {
-            self.first = Some(at);
-        }
-        if answer && self.first_answer.is_none() {
-            self.first_answer = Some(at);
-        }
-        if let Some(prev) = self.last {
-            self.itl_us.push(micros(at.saturating_duration_since(prev)));
-        }
-        self.last = Some(at);
-        // Live token estimate: the usage delta when the server streams usage, else one.
-        let tokens = match (prev_usage, self.usage_completion) {
-            (Some(p), Some(n)) if n > p => (n - p).min(u32::MAX as u64) as u32,
-            (None, Some(n)) if n > 0 => n.min(u32::MAX as u64) as u32,
-            _ => 1,
-        };
-        self.chunk_times_us
-            .push((micros(at.saturating_duration_since(self.t0)), tokens));
-        if events.is_some() {
-            self.pending = Some(match self.pending {
-                Some((_, t, c, a)) => (at, t.saturating_add(tokens), c + 1, a || answer),
-                None => (at, tokens, 1, answer),
-            });
-        }
-    }
-
-    /// Send what the last network read carried as one event.
-    fn flush(&mut self, events: Option<&UnboundedSender<RequestEvent>>) {
-        if let (Some((at, tokens, chunks, answer)), Some(tx)) = (self.pending.take(), events) {
-            let _ = tx.send(RequestEvent::Chunk {
-                id: self.id,
-                at: at.saturating_duration_since(self.origin),
-                tokens,
-                chunks,
-                answer,
-            });
-        }
-    }
-
-    fn into_record(mut self, spec: &RequestSpec<'_>) -> RequestRecord {
-        let t0 = self.t0;
-        let since = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(t0));
-        let (output_tokens, output_source) = match self.usage_completion {
-            Some(n) if n > 0 => (n, TokenSource::Usage),
-            _ => (self.text_chunks, TokenSource::Chunks),
-        };
-        let (prompt_tokens, prompt_source) = match self.usage_prompt {
-            Some(n) if n > 0 => (n, TokenSource::Usage),
-            _ => (spec.prompt_tokens, spec.prompt_source),
-        };
-        if self.error.is_none() && self.text_chunks == 0 {
-            self.fail(
-                ErrorKind::NoTokens,
-                None,
-                "the stream completed without any generated text".into(),
-            );
-        }
-        let e2e = match self.last {
-            Some(l) if self.error.is_none() => l.saturating_duration_since(self.t0),
-            // A failed request's latency runs to the moment it failed.
-            _ => Instant::now().saturating_duration_since(self.t0),
-        };
-        RequestRecord {
-            id: self.id,
-            warmup: self.warmup,
-            scheduled_at: spec.scheduled_at,
-            sent_at: self.sent_at,
-            ttft: since(self.first),
-            ttfo: since(self.first_answer),
-            e2e,
-            itl_us: self.itl_us,
-            chunk_times_us: self.chunk_times_us,
-            prompt_tokens,
-            prompt_source,
-            output_tokens,
-            output_source,
-            text_chunks: self.text_chunks,
-            reasoning_chunks: self.reasoning_chunks,
-            finish_reason: self.finish_reason,
-            error: self.error,
-        }
-    }
-}
-
-fn micros(d: Duration) -> u32 {
-    d.as_micros().min(u32::MAX as u128) as u32
 }
 
 /// Send one request and also collect its text (for `check` and the probe).

@@ -25,6 +25,7 @@ pub mod server_metrics;
 pub mod snapshot;
 pub mod sse;
 pub mod stats;
+pub mod stderr_hold;
 pub mod summary;
 pub mod sysstat;
 pub mod tui;

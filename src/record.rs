@@ -111,6 +111,14 @@ pub struct RequestRecord {
     pub reasoning_chunks: u64,
     pub finish_reason: Option<String>,
     pub error: Option<RequestError>,
+    /// Times it was sent again on a new connection because its pooled connection died before
+    /// answering (0 or 1). It is still one request, counted once.
+    pub retries: u32,
+    /// `usage.prompt_tokens_details.cached_tokens`: prompt tokens the server's prefix cache
+    /// supplied (part of `prompt_tokens`). `None`: the server did not say.
+    pub cached_prompt_tokens: Option<u64>,
+    /// The server's own timing of its prefill and decode (llama.cpp's `timings`).
+    pub server_timings: Option<crate::chunk::ServerTimings>,
 }
 
 impl RequestRecord {

@@ -169,6 +169,11 @@ pub fn build(meta: &RunMeta, sum: &Summary, out: &RecorderOutcome, gpu: Option<V
             "p99_ms": s.whole.queue.p(99.0),
         },
         "warmups": s.counts.warmups,
+        // Sent once more on a new connection after a pooled one died before answering.
+        "retried": s.counts.retried,
+        // What the server said about each request (llama.cpp): null when it never said.
+        "cached_prompt_tokens": s.counts.server_said.cached(),
+        "server_timings": server_timings(s),
         "errors": errors,
         "per_second": series,
         "timeline": s.timeline.iter().map(|t| json!({"t": t.at.as_secs_f64(), "what": t.what})).collect::<Vec<_>>(),
@@ -181,6 +186,20 @@ pub fn build(meta: &RunMeta, sum: &Summary, out: &RecorderOutcome, gpu: Option<V
     }
     m.insert("tokscope".into(), ts);
     Value::Object(m)
+}
+
+/// The server's own per-request prefill and decode speeds (means over successful requests),
+/// or null when it sent none.
+fn server_timings(s: &Snapshot) -> Value {
+    let t = &s.counts.server_said;
+    if t.prefill_requests == 0 && t.decode_requests == 0 {
+        return Value::Null;
+    }
+    json!({
+        "requests": t.prefill_requests.max(t.decode_requests),
+        "mean_prefill_tok_s": t.mean_prefill_tok_s(),
+        "mean_decode_tok_s": t.mean_decode_tok_s(),
+    })
 }
 
 /// Write `value` to `path` atomically (a temporary file renamed into place), so a crash or a

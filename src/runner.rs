@@ -278,7 +278,7 @@ pub async fn prepare(
     ccfg.include_usage = !load.no_stream_usage;
     ccfg.max_completion_tokens = !load.no_max_completion_tokens;
     ccfg.timeout = timeout;
-    let client = Arc::new(Client::new(ccfg).map_err(|e| bad(format!("{e:#}")))?);
+    let mut client = Client::new(ccfg).map_err(|e| bad(format!("{e:#}")))?;
 
     // One probe request: endpoint, model and credentials, as `vllm bench serve` does. A
     // transient failure (5xx, 429, a cut stream) is retried twice; a 4xx or a refused
@@ -320,7 +320,13 @@ pub async fn prepare(
             )
             .await;
         }
+        // The probe's answer said how long the server keeps an idle connection: ours are let
+        // go sooner, so the run never sends onto one it is closing.
+        client
+            .fit_pool_to_server()
+            .map_err(|e| bad(format!("{e:#}")))?;
     }
+    let client = Arc::new(client);
 
     let info = RunInfo {
         base_url: shown_base.clone(),

@@ -20,6 +20,12 @@ pub struct ServerMetrics {
     pub prompt_tokens_total: Option<f64>,
     pub generation_tokens_total: Option<f64>,
     pub preemptions_total: Option<f64>,
+    /// Prompt tokens taken from the prefix cache (llama.cpp counts them apart from
+    /// `prompt_tokens_total`, which excludes them).
+    pub prompt_tokens_cached_total: Option<f64>,
+    /// llama.cpp: busy slots per `llama_decode()` call, averaged since it started (how full
+    /// its batches run; it publishes no KV-cache gauge).
+    pub busy_slots_per_decode: Option<f64>,
 }
 
 const RUNNING: &[&str] = &[
@@ -56,6 +62,8 @@ const PREEMPT: &[&str] = &[
     "vllm:num_preemptions_total",
     "sglang:num_retracted_requests_total",
 ];
+const PROMPT_CACHED: &[&str] = &["llamacpp:prompt_tokens_cached_total"];
+const BUSY_SLOTS: &[&str] = &["llamacpp:n_busy_slots_per_decode"];
 
 impl ServerMetrics {
     /// Read a Prometheus text page. Unknown or malformed lines are skipped.
@@ -89,13 +97,15 @@ impl ServerMetrics {
             prompt_tokens_total: first(PROMPT),
             generation_tokens_total: first(GENERATION),
             preemptions_total: first(PREEMPT),
+            prompt_tokens_cached_total: first(PROMPT_CACHED),
+            busy_slots_per_decode: first(BUSY_SLOTS),
         }
     }
 
     /// One line for `check` and the dashboard.
     pub fn describe(&self) -> String {
         let n = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "n/a".into());
-        format!(
+        let mut line = format!(
             "{}: running {}, waiting {}, KV cache {}",
             self.server,
             n(self.running),
@@ -103,7 +113,15 @@ impl ServerMetrics {
             self.kv_usage
                 .map(|v| format!("{:.1}%", v * 100.0))
                 .unwrap_or_else(|| "n/a".into()),
-        )
+        );
+        // What llama.cpp has instead of a KV-cache gauge.
+        if let Some(b) = self.busy_slots_per_decode {
+            line.push_str(&format!(", busy slots per decode {b:.2}"));
+        }
+        if let Some(c) = self.prompt_tokens_cached_total {
+            line.push_str(&format!(", prompt tokens from cache {c:.0}"));
+        }
+        line
     }
 }
 
@@ -142,9 +160,15 @@ pub struct ServerRunStats {
     first_preemptions: Option<f64>,
     #[serde(skip)]
     last_preemptions: Option<f64>,
+    #[serde(skip)]
+    first_cached: Option<f64>,
+    #[serde(skip)]
+    last_cached: Option<f64>,
     /// Tokens the server says it generated between the first and the last scrape.
     pub generation_tokens: Option<f64>,
     pub preemptions: Option<f64>,
+    /// Prompt tokens the server took from its prefix cache over the same span (llama.cpp).
+    pub cached_prompt_tokens: Option<f64>,
 }
 
 impl ServerRunStats {
@@ -172,9 +196,14 @@ impl ServerRunStats {
             self.first_preemptions.get_or_insert(p);
             self.last_preemptions = Some(p);
         }
+        if let Some(c) = m.prompt_tokens_cached_total {
+            self.first_cached.get_or_insert(c);
+            self.last_cached = Some(c);
+        }
         let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?).filter(|d| *d >= 0.0);
         self.generation_tokens = delta(self.first_generation, self.last_generation);
         self.preemptions = delta(self.first_preemptions, self.last_preemptions);
+        self.cached_prompt_tokens = delta(self.first_cached, self.last_cached);
     }
 
     /// Lines for the summary table (empty when the server published nothing).
@@ -188,7 +217,7 @@ impl ServerRunStats {
                 .unwrap_or_else(|| "n/a".into())
         };
         let row = |k: &str, v: String| format!("{k:<40} {v}");
-        vec![
+        let mut lines = vec![
             row(
                 "Server (its own /metrics):",
                 format!("{} ({} scrapes)", self.server, self.scrapes),
@@ -204,7 +233,14 @@ impl ServerRunStats {
                 n(self.generation_tokens),
             ),
             row("Preemptions:", n(self.preemptions)),
-        ]
+        ];
+        if self.cached_prompt_tokens.is_some() {
+            lines.push(row(
+                "Server-counted cached prompt tokens:",
+                n(self.cached_prompt_tokens),
+            ));
+        }
+        lines
     }
 }
 
@@ -335,6 +371,52 @@ vllm:generation_tokens_total{engine=\"0\",model_name=\"m\"} 1.5e+03\n";
         assert_eq!(
             lines[4],
             format!("{:<40} 1200", "Server-counted generated tokens:")
+        );
+    }
+
+    /// llama-server's page (llama-cpp-python 0.3.36, `--metrics`), as `to_metrics` writes it:
+    /// no KV-cache gauge.
+    const LLAMA_CPP: &str = "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed, excluding cached tokens\n\
+# TYPE llamacpp:prompt_tokens_total counter\n\
+llamacpp:prompt_tokens_total 4096\n\
+# TYPE llamacpp:prompt_tokens_cached_total counter\n\
+llamacpp:prompt_tokens_cached_total 352\n\
+# TYPE llamacpp:tokens_predicted_total counter\n\
+llamacpp:tokens_predicted_total 2048\n\
+# TYPE llamacpp:requests_processing gauge\n\
+llamacpp:requests_processing 4\n\
+# TYPE llamacpp:requests_deferred gauge\n\
+llamacpp:requests_deferred 3\n\
+# TYPE llamacpp:n_busy_slots_per_decode gauge\n\
+llamacpp:n_busy_slots_per_decode 3.71\n";
+
+    #[test]
+    fn llama_cpp_page_shows_what_it_has_and_no_kv_cache() {
+        let m = ServerMetrics::from_text(LLAMA_CPP);
+        assert_eq!(
+            (m.server, m.running, m.waiting, m.kv_usage),
+            ("llama.cpp", Some(4.0), Some(3.0), None)
+        );
+        assert_eq!(m.generation_tokens_total, Some(2048.0));
+        assert_eq!(
+            m.describe(),
+            "llama.cpp: running 4, waiting 3, KV cache n/a, busy slots per decode 3.71, \
+             prompt tokens from cache 352"
+        );
+        let mut r = ServerRunStats::default();
+        r.observe(&m);
+        r.observe(&ServerMetrics::from_text(
+            &LLAMA_CPP.replace(" 352", " 400"),
+        ));
+        assert_eq!(r.cached_prompt_tokens, Some(48.0));
+        let lines = r.lines();
+        assert_eq!(
+            lines[3],
+            format!("{:<40} n/a / n/a", "Mean / peak KV cache use:")
+        );
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some(format!("{:<40} 48", "Server-counted cached prompt tokens:").as_str())
         );
     }
 

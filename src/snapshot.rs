@@ -89,6 +89,62 @@ pub struct Counts {
     pub output_from_usage: u64,
     pub output_from_chunks: u64,
     pub reasoning_chunks: u64,
+    /// Requests sent once more on a new connection because their pooled connection died
+    /// before answering (each is still one request in every other count).
+    pub retried: u64,
+    /// What the server said about each successful request itself.
+    pub server_said: ServerSaid,
+}
+
+/// Per-request figures the server reports about itself (llama.cpp's `timings` and
+/// `prompt_tokens_details`), over successful requests. Counts of 0 mean it never said.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct ServerSaid {
+    /// Requests whose usage gave `cached_tokens`, their cached tokens and all their prompt
+    /// tokens (cached ones included).
+    pub cached_requests: u64,
+    pub cached_tokens: u64,
+    pub cached_of_prompt_tokens: u64,
+    /// Requests with the server's prefill (decode) speed, and the sum of those speeds (tok/s).
+    pub prefill_requests: u64,
+    pub prefill_tok_s_sum: f64,
+    pub decode_requests: u64,
+    pub decode_tok_s_sum: f64,
+}
+
+impl ServerSaid {
+    /// Fold one successful request in.
+    pub fn add(&mut self, rec: &crate::record::RequestRecord) {
+        if let Some(c) = rec.cached_prompt_tokens {
+            self.cached_requests += 1;
+            self.cached_tokens += c;
+            self.cached_of_prompt_tokens += rec.prompt_tokens;
+        }
+        let t = rec.server_timings.unwrap_or_default();
+        if let Some(r) = t.prefill_tok_s() {
+            self.prefill_requests += 1;
+            self.prefill_tok_s_sum += r;
+        }
+        if let Some(r) = t.decode_tok_s() {
+            self.decode_requests += 1;
+            self.decode_tok_s_sum += r;
+        }
+    }
+
+    /// Cached prompt tokens, when any request said.
+    pub fn cached(&self) -> Option<u64> {
+        (self.cached_requests > 0).then_some(self.cached_tokens)
+    }
+
+    /// Mean per-request prefill speed by the server's clock (tok/s).
+    pub fn mean_prefill_tok_s(&self) -> Option<f64> {
+        (self.prefill_requests > 0).then(|| self.prefill_tok_s_sum / self.prefill_requests as f64)
+    }
+
+    /// Mean per-request decode speed by the server's clock (tok/s).
+    pub fn mean_decode_tok_s(&self) -> Option<f64> {
+        (self.decode_requests > 0).then(|| self.decode_tok_s_sum / self.decode_requests as f64)
+    }
 }
 
 /// One second of the run (bucket `i` covers `[i, i+1)` seconds since start).

@@ -119,6 +119,37 @@ fn metric(out: &mut String, d: &Dist, name: &str, title: &str) {
     }
 }
 
+/// What the server said about each request (llama.cpp): its prefix cache beside the prompt
+/// tokens, and its own prefill and decode speeds beside ours. Nothing when it never said.
+fn server_said(out: &mut String, s: &Snapshot) {
+    let t = &s.counts.server_said;
+    if let Some(cached) = t.cached() {
+        let pct = if t.cached_of_prompt_tokens > 0 {
+            cached as f64 * 100.0 / t.cached_of_prompt_tokens as f64
+        } else {
+            0.0
+        };
+        let mut v = format!("{cached} of {} ({pct:.1}%)", t.cached_of_prompt_tokens);
+        if t.cached_requests < s.counts.ok {
+            let _ = write!(
+                v,
+                ", {} of {} requests said",
+                t.cached_requests, s.counts.ok
+            );
+        }
+        line(out, "Cached prompt tokens:", v);
+    }
+    let (p, d) = (t.mean_prefill_tok_s(), t.mean_decode_tok_s());
+    if p.is_some() || d.is_some() {
+        let f = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{v:.2}"));
+        line(
+            out,
+            "Server-timed prefill / decode (tok/s):",
+            format!("{} / {}", f(p), f(d)),
+        );
+    }
+}
+
 /// The summary table: vLLM's block first, then tokscope's additions.
 /// `extra` sections (e.g. GPU energy) are (title, preformatted lines).
 pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]) -> String {
@@ -198,6 +229,7 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
         "Input token throughput (tok/s):",
         format!("{:.2}", sum.input_throughput),
     );
+    server_said(&mut out, s);
     if sum.received_output_tokens != sum.total_output_tokens {
         // Unfinished requests streamed tokens too: the rate the server really delivered.
         line(
@@ -250,6 +282,11 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
     );
     if s.counts.reasoning_chunks > 0 {
         line(&mut out, "Reasoning chunks:", s.counts.reasoning_chunks);
+    }
+    if s.counts.retried > 0 {
+        // The server closed a kept-alive connection as the request went out; each was sent
+        // once more and is counted once.
+        line(&mut out, "Retried on a new connection:", s.counts.retried);
     }
     if sum.request_rate.is_some() && sum.max_concurrency.is_some() && s.whole.queue.count > 0 {
         // The wait for a concurrency slot after the scheduled arrival (vLLM's client queue).
@@ -371,5 +408,35 @@ mod tests {
         );
         assert!(t.contains("Output token counts from:                usage 30 / counted chunks 0"));
         assert!(!t.contains("INTERRUPTED"));
+        // A server that said nothing about its cache, timings or closed connections: no lines.
+        for absent in ["Cached prompt", "Server-timed", "Retried"] {
+            assert!(!t.contains(absent), "{absent}");
+        }
+    }
+
+    #[test]
+    fn what_the_server_said_and_retries_get_their_lines() {
+        let s = Snapshot {
+            elapsed: Duration::from_secs(10),
+            counts: Counts {
+                ok: 4,
+                retried: 3,
+                server_said: crate::snapshot::ServerSaid {
+                    cached_requests: 3,
+                    cached_tokens: 30,
+                    cached_of_prompt_tokens: 120,
+                    decode_requests: 4,
+                    decode_tok_s_sum: 200.0,
+                    ..Default::default()
+                },
+                ..Counts::default()
+            },
+            ..Snapshot::default()
+        };
+        let t = render_table(&Summary::from_snapshot(&s, None), &s, &[]);
+        let has = |l: &str| assert!(t.lines().any(|x| x == l), "no '{l}' in\n{t}");
+        has("Cached prompt tokens:                    30 of 120 (25.0%), 3 of 4 requests said");
+        has("Server-timed prefill / decode (tok/s):   n/a / 50.00");
+        has("Retried on a new connection:             3");
     }
 }

@@ -31,6 +31,7 @@ type FnTemp = unsafe extern "C" fn(u32, u32, u32, *mut i64) -> Status;
 type FnSensorU64 = unsafe extern "C" fn(u32, u32, *mut u64) -> Status;
 type FnPowerGet = unsafe extern "C" fn(u32, *mut u64, *mut u32) -> Status;
 type FnEnergy = unsafe extern "C" fn(u32, *mut u64, *mut f32, *mut u64) -> Status;
+type FnStatusString = unsafe extern "C" fn(Status, *mut *const c_char) -> Status;
 
 /// The library and the symbols found in it; `None` means this library lacks the call.
 struct Symbols {
@@ -48,6 +49,24 @@ struct Symbols {
     power_cap: Option<FnSensorU64>,
     energy: Option<FnEnergy>,
     unique_id: Option<FnU64>,
+    status_string: Option<FnStatusString>,
+}
+
+/// What `rsmi_init` gave: the devices the library sees, and what it printed meanwhile (one
+/// line, empty when it was quiet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Init {
+    pub devices: u32,
+    pub said: String,
+}
+
+/// `why`, followed by what the library printed (one line), if anything.
+fn with_said(why: String, said: &str) -> String {
+    if said.is_empty() {
+        why
+    } else {
+        format!("{why}; it said: {said}")
+    }
 }
 
 /// A loaded ROCm SMI library.
@@ -134,6 +153,7 @@ impl RsmiLib {
                 power_cap: opt!(b"rsmi_dev_power_cap_get\0"),
                 energy: opt!(b"rsmi_dev_energy_count_get\0"),
                 unique_id: opt!(b"rsmi_dev_unique_id_get\0"),
+                status_string: opt!(b"rsmi_status_string\0"),
             };
             Ok(RsmiLib {
                 sym,
@@ -143,21 +163,49 @@ impl RsmiLib {
         }
     }
 
-    /// `rsmi_init(0)` then the device count.
-    pub fn init(&self) -> Result<u32, String> {
-        // SAFETY: symbols from `load`, called with valid out-pointers.
-        unsafe {
-            let st = (self.sym.init)(0);
-            if st != RSMI_STATUS_SUCCESS {
-                return Err(format!("rsmi_init returned status {st}"));
-            }
-            let mut n = 0u32;
-            let st = (self.sym.num_devices)(&mut n);
-            if st != RSMI_STATUS_SUCCESS {
-                return Err(format!("rsmi_num_monitor_devices returned status {st}"));
-            }
-            Ok(n)
+    /// `rsmi_init(0)` then the device count. The library prints its own complaints to
+    /// stderr while it initialises (Debian's, on a machine without an AMD GPU: "Failed to open
+    /// drm root directory /sys/class/drm.: No such file or directory" and "Exception caught:
+    /// rsmi_init."): they are held back and returned in `said`, or end the error's one line.
+    pub fn init(&self) -> Result<Init, String> {
+        // SAFETY: symbol from `load`, no arguments but flags.
+        let (st, said) = crate::stderr_hold::hold(|| unsafe { (self.sym.init)(0) });
+        let said = crate::stderr_hold::one_line(&said, 240);
+        if st != RSMI_STATUS_SUCCESS {
+            return Err(with_said(
+                format!("rsmi_init returned status {st}{}", self.status_text(st)),
+                &said,
+            ));
         }
+        let mut n = 0u32;
+        // SAFETY: symbol from `load`, valid out-pointer.
+        let st = unsafe { (self.sym.num_devices)(&mut n) };
+        if st != RSMI_STATUS_SUCCESS {
+            return Err(with_said(
+                format!(
+                    "rsmi_num_monitor_devices returned status {st}{}",
+                    self.status_text(st)
+                ),
+                &said,
+            ));
+        }
+        Ok(Init { devices: n, said })
+    }
+
+    /// " (what the library calls `st`)", when it has `rsmi_status_string`.
+    fn status_text(&self, st: Status) -> String {
+        let Some(f) = self.sym.status_string else {
+            return String::new();
+        };
+        let mut p: *const c_char = std::ptr::null();
+        // SAFETY: symbol from `load`; it points `p` at a static string or leaves it null.
+        let ok = unsafe { f(st, &mut p) } == RSMI_STATUS_SUCCESS && !p.is_null();
+        if !ok {
+            return String::new();
+        }
+        // SAFETY: a NUL-terminated static string owned by the library, which stays loaded.
+        let text = unsafe { CStr::from_ptr(p) }.to_string_lossy();
+        format!(" ({})", crate::stderr_hold::one_line(&text, 120))
     }
 
     /// The path it was loaded from.
@@ -244,11 +292,21 @@ impl RsmiSource {
             };
             let origin = lib.path().to_string();
             return match lib.init() {
-                Ok(0) => Err(absent(origin, "ROCm SMI loaded, sees no device".into())),
-                Ok(_) => Ok(Box::new(RsmiSource {
-                    lib,
-                    unsupported: Unsupported::default(),
-                })),
+                Ok(Init { devices: 0, said }) => Err(absent(
+                    origin,
+                    with_said("ROCm SMI loaded, sees no device".into(), &said),
+                )),
+                Ok(Init { said, .. }) => {
+                    // A working library's warnings are the user's to see (and whatever
+                    // another thread wrote meanwhile is theirs too): put them back.
+                    if !said.is_empty() {
+                        crate::console::err_line(&format!("ROCm SMI: {said}"));
+                    }
+                    Ok(Box::new(RsmiSource {
+                        lib,
+                        unsupported: Unsupported::default(),
+                    }))
+                }
                 Err(e) => Err(absent(origin, e)),
             };
         }

@@ -394,3 +394,42 @@ async fn jsonl_gets_one_line_per_request() {
     assert_eq!(lines[0]["ttft_ms"], 100.0);
     assert_eq!(lines[1]["output_tokens_source"], "usage");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_request_is_one_request_and_what_the_server_said_is_summed() {
+    let mut r = recorder();
+    r.ingest(RequestEvent::Origin(Instant::now()));
+    let timings = |prefill: f64, decode: f64| crate::chunk::ServerTimings {
+        prompt_per_second: Some(prefill),
+        predicted_per_second: Some(decode),
+        ..Default::default()
+    };
+    let mut a = rec(1, 0.0, 100, &[10], 2, TokenSource::Usage);
+    a.retries = 1;
+    a.cached_prompt_tokens = Some(4);
+    a.server_timings = Some(timings(1000.0, 50.0));
+    feed(&mut r, a);
+    let mut b = rec(2, 0.0, 100, &[10], 2, TokenSource::Usage);
+    b.cached_prompt_tokens = Some(0);
+    b.server_timings = Some(timings(3000.0, 70.0));
+    feed(&mut r, b);
+    // A failure's figures stay out of the server's per-request means; its retry still counts.
+    let mut bad = rec(3, 0.0, 100, &[], 1, TokenSource::Usage);
+    bad.retries = 1;
+    bad.cached_prompt_tokens = Some(100);
+    bad.error = Some(RequestError {
+        kind: ErrorKind::Connect,
+        status: None,
+        message: "closed".into(),
+    });
+    feed(&mut r, bad);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let s = r.finish_run().snapshot;
+    assert_eq!((s.counts.sent, s.counts.ok, s.counts.failed), (3, 2, 1));
+    assert_eq!(s.counts.retried, 2);
+    let said = s.counts.server_said;
+    assert_eq!(said.cached(), Some(4));
+    assert_eq!(said.cached_of_prompt_tokens, 20);
+    assert_eq!(said.mean_prefill_tok_s(), Some(2000.0));
+    assert_eq!(said.mean_decode_tok_s(), Some(60.0));
+}

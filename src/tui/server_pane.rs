@@ -65,11 +65,21 @@ pub fn render(frame: &mut Frame, area: Rect, v: &ServerView, theme: &Theme) {
     let mut lines = vec![compact_line(v, theme)];
     if let Some(m) = &v.latest {
         let label = "KV ";
-        let bar_w = w.saturating_sub(label.len() + 7).max(1);
         let mut spans = vec![Span::styled(label, theme.dim())];
-        spans.extend(bar(theme, m.kv_usage, bar_w));
-        if let Some(k) = m.kv_usage {
-            spans.push(Span::styled(format!(" {:>4.1}%", k * 100.0), theme.text()));
+        match m.kv_usage {
+            Some(k) => {
+                let bar_w = w.saturating_sub(label.len() + 7).max(1);
+                spans.extend(bar(theme, Some(k), bar_w));
+                spans.push(Span::styled(format!(" {:>4.1}%", k * 100.0), theme.text()));
+            }
+            // No gauge (llama.cpp): say so, and show how full its batches run instead.
+            None => {
+                spans.push(Span::styled("n/a", theme.text()));
+                if let Some(b) = m.busy_slots_per_decode {
+                    spans.push(Span::styled("  busy slots/decode ", theme.dim()));
+                    spans.push(Span::styled(format!("{b:.1}"), theme.text()));
+                }
+            }
         }
         lines.push(Line::from(spans));
         if let (true, Some(e)) = (stale(v), &v.error) {
@@ -148,6 +158,29 @@ mod tests {
         );
         // Narrow layout: one line, no box.
         assert_eq!(text(&v, 34, 1)[0].trim_end(), "vllm run 12 wait 3 KV 50%");
+    }
+
+    #[test]
+    fn llama_cpp_has_no_kv_gauge_and_shows_its_busy_slots() {
+        let v = ServerView {
+            latest: Some(ServerMetrics {
+                server: "llama.cpp",
+                running: Some(4.0),
+                waiting: Some(3.0),
+                busy_slots_per_decode: Some(3.71),
+                ..ServerMetrics::default()
+            }),
+            ..ServerView::default()
+        };
+        let lines = text(&v, 40, 5);
+        assert!(
+            lines[1].contains("llama.cpp run 4 wait 3 KV n/a"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[2].contains("KV n/a  busy slots/decode 3.7"),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -6,59 +6,28 @@
 
 #[cfg(unix)]
 mod imp {
+    use crate::stderr_hold::{fd, lock, lock_briefly};
     use std::fs::File;
     use std::io::{Read, Seek, SeekFrom, Write};
-    use std::os::fd::AsRawFd;
     use std::sync::atomic::{AtomicI32, Ordering};
     use std::sync::Mutex;
 
-    // dup, dup2 and close are in the C library std already links on every Unix.
-    extern "C" {
-        fn dup(fd: i32) -> i32;
-        fn dup2(src: i32, dst: i32) -> i32;
-        fn close(fd: i32) -> i32;
-    }
-
-    const STDERR: i32 = 2;
     /// Most bytes replayed after the dashboard closes (the end is kept).
     const REPLAY_MAX: u64 = 64 * 1024;
     /// The terminal's stderr while it is redirected; -1 when not.
     static SAVED: AtomicI32 = AtomicI32::new(-1);
     static CAPTURE: Mutex<Option<File>> = Mutex::new(None);
 
-    fn capture_file() -> std::io::Result<File> {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "tokscope-stderr-{}-{stamp}.log",
-            std::process::id()
-        ));
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        // Unlinked at once: the open descriptor keeps it alive, nothing is left behind.
-        let _ = std::fs::remove_file(&path);
-        Ok(file)
-    }
-
     pub fn start() {
+        // Never while another redirection (a GPU library's init) holds descriptor 2.
+        let _g = lock();
         if SAVED.load(Ordering::SeqCst) >= 0 {
             return;
         }
-        let Ok(file) = capture_file() else { return };
-        // SAFETY: plain descriptor calls on descriptors we own or that always exist (2); a
-        // failure is reported by a negative return and leaves stderr as it was.
-        let saved = unsafe { dup(STDERR) };
-        if saved < 0 {
+        let Ok(file) = fd::capture_file() else { return };
+        let Some(saved) = fd::redirect(&file) else {
             return;
-        }
-        if unsafe { dup2(file.as_raw_fd(), STDERR) } < 0 {
-            unsafe { close(saved) };
-            return;
-        }
+        };
         if let Ok(mut slot) = CAPTURE.lock() {
             *slot = Some(file);
         }
@@ -66,16 +35,13 @@ mod imp {
     }
 
     pub fn stop() -> usize {
+        // Briefly: this also runs in the panic hook.
+        let _g = lock_briefly();
         let saved = SAVED.swap(-1, Ordering::SeqCst);
         if saved < 0 {
             return 0;
         }
-        // SAFETY: `saved` is the descriptor `start` duplicated; putting it back on 2 and
-        // closing our copy is what undoes `start`.
-        unsafe {
-            dup2(saved, STDERR);
-            close(saved);
-        }
+        fd::restore(saved);
         // try_lock: this also runs in the panic hook, which must never wait.
         let file = CAPTURE.try_lock().ok().and_then(|mut slot| slot.take());
         if let Some(mut file) = file {

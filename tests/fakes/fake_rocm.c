@@ -4,8 +4,11 @@
  *   cc -shared -fPIC -DFAKE_DTK fake_rocm.c -> like DTK's librocm_smi64.so.2: no
  *      rsmi_dev_power_get / rsmi_dev_current_socket_power_get, power only through power_ave,
  *      and no rsmi_dev_busy_percent_get either, to check that one missing call costs one field.
- * FAKE_RSMI_DEVICES=0 (or -DFAKE_NDEV=0 at build time) makes it see no device. */
+ * FAKE_RSMI_DEVICES=0 (or -DFAKE_NDEV=0 at build time) makes it see no device.
+ * FAKE_RSMI_INIT_FAILS=1 makes rsmi_init fail as Debian's librocm_smi64 does on a machine
+ * without an AMD GPU: status 8, and its two lines of complaint written to stderr. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +24,16 @@ static uint32_t ndev(void) {
 }
 #define CHECK(dv) do { if (!inited) return 8; if ((dv) >= ndev()) return INVALID; } while (0)
 
-int rsmi_init(uint64_t flags) { (void)flags; inited = 1; return OK; }
+int rsmi_init(uint64_t flags) {
+    (void)flags;
+    if (getenv("FAKE_RSMI_INIT_FAILS")) {
+        fputs("Failed to open drm root directory /sys/class/drm.: No such file or directory\n", stderr);
+        fputs("Exception caught: rsmi_init.\n", stderr);
+        return 8;
+    }
+    inited = 1;
+    return OK;
+}
 int rsmi_shut_down(void) { inited = 0; return OK; }
 int rsmi_num_monitor_devices(uint32_t *n) { if (!inited) return 8; *n = ndev(); return OK; }
 int rsmi_dev_name_get(uint32_t dv, char *name, size_t len) {
