@@ -651,18 +651,24 @@ pub fn start(p: Prepared, jsonl: bool) -> Running {
     }
 }
 
+/// `tokscope bench ARGS...`'s load flags, for unit tests of what reads them.
+#[cfg(test)]
+pub(crate) fn test_load(args: &[&str]) -> LoadArgs {
+    use clap::Parser;
+    let mut v = vec!["tokscope", "bench"];
+    v.extend_from_slice(args);
+    match crate::cli::Cli::parse_from(v).command {
+        Some(crate::cli::Command::Bench(b)) => b.load.clone(),
+        _ => unreachable!(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn load(args: &[&str]) -> LoadArgs {
-        let mut v = vec!["tokscope", "bench"];
-        v.extend_from_slice(args);
-        match crate::cli::Cli::parse_from(v).command {
-            Some(crate::cli::Command::Bench(b)) => b.load.clone(),
-            _ => unreachable!(),
-        }
+        test_load(args)
     }
 
     #[test]

@@ -159,3 +159,17 @@ pub fn skip(reason: &str) {
         format!("{test}: {reason}\n"),
     );
 }
+
+/// Build the fake NVML library (tests/fakes/fake_nvml.c) into `dir`; needs `cc`.
+pub fn fake_nvml(dir: &std::path::Path) -> std::path::PathBuf {
+    let lib = dir.join("libnvidia-ml.so.1");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/fake_nvml.c");
+    let built = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O0", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .expect("cc is needed for the fake NVML library (apt-get install gcc)");
+    assert!(built.success(), "cc failed on {}", src.display());
+    lib
+}

@@ -199,15 +199,7 @@ fn sighup_stops_with_129() {
 #[test]
 fn s_writes_the_same_result_as_quitting() {
     let dir = tempfile::tempdir().unwrap();
-    let lib = dir.path().join("libnvidia-ml.so.1");
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/fake_nvml.c");
-    let built = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O0", "-o"])
-        .arg(&lib)
-        .arg(&src)
-        .status()
-        .expect("cc is needed for the fake NVML library (apt-get install gcc)");
-    assert!(built.success());
+    let lib = common::fake_nvml(dir.path());
     let mock = Mock::start(&["--ttft-ms", "20", "--itl-ms", "20", "--slowdown", "0"]);
     let tmux = Tmux::new("save");
     let line = format!(

@@ -10,15 +10,7 @@ use std::process::Command;
 #[test]
 fn energy_per_token_leaves_the_warmups_out() {
     let dir = tempfile::tempdir().unwrap();
-    let lib = dir.path().join("libnvidia-ml.so.1");
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/fake_nvml.c");
-    let built = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O0", "-o"])
-        .arg(&lib)
-        .arg(&src)
-        .status()
-        .expect("cc is needed for the fake NVML library (apt-get install gcc)");
-    assert!(built.success());
+    let lib = common::fake_nvml(dir.path());
     let mock = Mock::start(&["--ttft-ms", "10", "--itl-ms", "25", "--slowdown", "0"]);
     // Ten warm-ups of 10 tokens one at a time: about 2.5 s; then 2 timed requests, 0.25 s.
     let out = Command::new(bin())

@@ -170,16 +170,7 @@ pub fn open_files_warning(in_flight: u64, limit: Option<u64>) -> Option<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    fn load(args: &[&str]) -> LoadArgs {
-        let mut v = vec!["tokscope", "bench"];
-        v.extend_from_slice(args);
-        match crate::cli::Cli::parse_from(v).command {
-            Some(crate::cli::Command::Bench(b)) => b.load.clone(),
-            _ => unreachable!(),
-        }
-    }
+    use crate::runner::test_load as load;
 
     #[test]
     fn each_bound_names_its_flag_and_value() {
