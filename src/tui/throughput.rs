@@ -151,8 +151,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
     // The prefill chart only where its figures are shown too, and there is room for both.
     if legend_h == 2 && plot.height >= 10 {
         let pre_h = (plot.height / 3).max(4);
-        let [top, bottom] =
-            Layout::vertical([Constraint::Fill(1), Constraint::Length(pre_h)]).areas(plot);
+        // A blank line between the two, so one chart's "0" does not sit on the other's top.
+        let gap = u16::from(plot.height >= 12);
+        let [top, _, bottom] = Layout::vertical([
+            Constraint::Fill(1),
+            Constraint::Length(gap),
+            Constraint::Length(pre_h),
+        ])
+        .areas(plot);
         // The same label width on both, so their time axes line up.
         let w = label_width(out_f.peak).max(label_width(pre_f.peak));
         let out_pts = points(output);
