@@ -85,7 +85,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
     if !(args.timeout > 0.0 && args.timeout <= 86_400.0) {
         return Err(SetupError(format!(
             "--timeout: '{}' is out of range: use a number of seconds above 0 and at most 86400",
-            crate::runner::bounds::show(args.timeout)
+            crate::console::number(args.timeout)
         ))
         .into());
     }

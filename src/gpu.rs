@@ -440,7 +440,7 @@ pub fn check_interval(seconds: f64) -> Result<std::time::Duration, String> {
     if !(0.05..=3600.0).contains(&seconds) {
         return Err(format!(
             "--gpu-interval: '{}' is out of range: use 0.05 to 3600 seconds",
-            crate::runner::bounds::show(seconds)
+            crate::console::number(seconds)
         ));
     }
     Ok(std::time::Duration::from_secs_f64(seconds))

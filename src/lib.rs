@@ -10,6 +10,7 @@ pub mod chunk;
 pub mod cli;
 pub mod client;
 pub mod console;
+pub mod control;
 pub mod dashboard;
 pub mod engine;
 pub mod gpu;

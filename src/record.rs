@@ -172,9 +172,9 @@ pub enum RequestEvent {
     /// The engine has stopped sending; `interrupted` when the user or a signal stopped it early.
     SendingDone { interrupted: bool },
     /// The load the engine applies changed (a key, a command).
-    Control(crate::snapshot::Control),
+    Control(crate::control::Control),
     /// The engine's state changed.
-    State(crate::snapshot::RunState),
+    State(crate::control::RunState),
     /// The timed run starts now: `at` is time zero of every later event's offset.
     Origin(tokio::time::Instant),
     /// In-flight requests were cut before they finished (a stop, the drain timeout): they count

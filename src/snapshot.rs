@@ -3,37 +3,11 @@
 //! The recorder is the only writer; it publishes an `Arc<Snapshot>` on a `watch` channel a few
 //! times a second. Faces never lock anything: they hold the `Arc` they were given.
 
+pub use crate::control::{Control, RunState};
 use crate::record::ErrorKind;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Whether the engine is sending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum RunState {
-    /// Probing the server, warming up.
-    #[default]
-    Starting,
-    Running,
-    /// Sending is paused; in-flight requests finish.
-    Paused,
-    /// No more requests will be sent; waiting for in-flight ones.
-    Draining,
-    Done,
-}
-
-impl RunState {
-    pub fn label(self) -> &'static str {
-        match self {
-            RunState::Starting => "starting",
-            RunState::Running => "running",
-            RunState::Paused => "paused",
-            RunState::Draining => "draining",
-            RunState::Done => "done",
-        }
-    }
-}
 
 /// Static facts about the run, for headers and result files.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -50,16 +24,6 @@ pub struct RunInfo {
     pub output_len: Option<u32>,
     pub num_prompts: Option<u64>,
     pub duration_limit: Option<Duration>,
-}
-
-/// The load the engine is asked to apply now (keys may change it during a run).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
-pub struct Control {
-    /// `None`: no concurrency cap.
-    pub max_concurrency: Option<u32>,
-    /// Requests per second; `None` is infinite (send as fast as the concurrency allows).
-    pub request_rate: Option<f64>,
-    pub paused: bool,
 }
 
 /// Request counters.

@@ -19,6 +19,7 @@ pub mod header;
 pub mod latency;
 pub mod load;
 pub mod log;
+pub mod pane;
 pub mod server_pane;
 pub mod side;
 pub mod stderr_capture;

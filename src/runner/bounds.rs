@@ -22,14 +22,9 @@ pub const MAX_TOKENS: u32 = 1_000_000;
 /// The gamma shape's range: below it gaps become zero or infinite in floating point.
 pub const BURSTINESS: (f64, f64) = (0.001, 1000.0);
 
-/// A number as the user would have typed it: `1e-300`, not three hundred zeros.
+/// A number as the user would have typed it (see `console::number`).
 pub fn show(v: f64) -> String {
-    let plain = v.to_string();
-    if plain.len() > 20 {
-        format!("{v:e}")
-    } else {
-        plain
-    }
+    crate::console::number(v)
 }
 
 fn out_of_range(flag: &str, value: impl std::fmt::Display, range: &str) -> String {

@@ -1,7 +1,7 @@
 //! The errors pane: failures counted by kind, each with its latest message.
 
-use super::draw::pane_block;
 use super::fmt;
+use super::pane::pane_block;
 use super::theme::Theme;
 use crate::snapshot::Snapshot;
 use ratatui::layout::Rect;

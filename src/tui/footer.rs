@@ -1,8 +1,8 @@
 //! The bottom line (keys, or the latest message such as where `s` saved) and the `?` overlay.
 
 use super::app::App;
-use super::draw::centred;
 use super::fmt;
+use super::pane::centred;
 use super::theme::Theme;
 use crate::snapshot::{RunState, Snapshot};
 use ratatui::layout::Rect;

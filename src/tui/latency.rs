@@ -1,8 +1,8 @@
 //! The latency pane: one row per metric (TTFT, TTFO when the model reasons, TPOT, ITL, E2E)
 //! with a sparkline of per-second means and p50/p90/p99 over the recent window and the whole run.
 
-use super::draw::pane_block;
 use super::fmt;
+use super::pane::pane_block;
 use super::theme::Theme;
 use crate::snapshot::{Dist, SecondBucket, Snapshot};
 use ratatui::layout::{Constraint, Layout, Rect};

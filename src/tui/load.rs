@@ -3,8 +3,8 @@
 //! The achieved rate turns to the warning style when it falls short of the target, so a client
 //! that cannot keep up is visible rather than hidden.
 
-use super::draw::{field, pane_block};
 use super::fmt;
+use super::pane::{field, pane_block};
 use super::theme::Theme;
 use crate::snapshot::{RunState, Snapshot};
 use ratatui::layout::Rect;

@@ -3,8 +3,8 @@
 //! so far, TTFT, age, decode speed). On a slow server a request takes minutes, and the
 //! streams are the only rows that move between completions.
 
-use super::draw::pane_block;
 use super::fmt;
+use super::pane::pane_block;
 use super::theme::Theme;
 use crate::snapshot::{LogLine, Snapshot, StreamView, TimelineEvent};
 use ratatui::layout::Rect;

@@ -2,8 +2,8 @@
 //! own CPU and memory below, so a load generator short of CPU says so on screen.
 
 use super::app::App;
-use super::draw::pane_block;
 use super::fmt;
+use super::pane::pane_block;
 use super::theme::Theme;
 use super::SideView;
 use crate::sysstat::{ClientStat, SATURATION};

@@ -8,8 +8,8 @@
 //! under a prefill spike of 45,000). btop draws upload and download the same way.
 
 use super::app::App;
-use super::draw::pane_block;
 use super::fmt::{self, WindowFigures};
+use super::pane::pane_block;
 use super::theme::Theme;
 use crate::snapshot::{SecondBucket, Snapshot};
 use ratatui::layout::{Constraint, Layout, Rect};
