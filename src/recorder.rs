@@ -379,7 +379,7 @@ impl Recorder {
             b.itl_sum_us += g;
             b.itl_n += 1;
             self.whole.itl.record(g);
-            self.recent.itl.push(s, g.min(u32::MAX as u64) as u32);
+            self.recent.itl.push(s, g.min(u64::from(u32::MAX)) as u32);
         }
         if let Some(t) = r.ttft {
             self.whole.ttft.record(us64(t));

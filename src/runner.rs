@@ -117,7 +117,7 @@ pub fn check_writable(paths: &ResultPaths) -> anyhow::Result<()> {
 
 /// A positive, finite number of seconds that fits a `Duration`.
 fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
-    let v_shown = bounds::show(v);
+    let v_shown = crate::console::number(v);
     if v.is_nan() || v <= 0.0 {
         return Err(bad(format!(
             "{flag}: '{v_shown}' must be a positive number of seconds"

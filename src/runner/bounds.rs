@@ -5,6 +5,7 @@
 //! billions of tokens.
 
 use crate::cli::LoadArgs;
+use crate::console::number as show;
 
 /// The lowest request rate: one request every 10,000 s. Slower than that is a typo.
 pub const MIN_RATE: f64 = 1e-4;
@@ -21,11 +22,6 @@ pub const MAX_WARMUPS: u64 = 10_000;
 pub const MAX_TOKENS: u32 = 1_000_000;
 /// The gamma shape's range: below it gaps become zero or infinite in floating point.
 pub const BURSTINESS: (f64, f64) = (0.001, 1000.0);
-
-/// A number as the user would have typed it (see `console::number`).
-pub fn show(v: f64) -> String {
-    crate::console::number(v)
-}
 
 fn out_of_range(flag: &str, value: impl std::fmt::Display, range: &str) -> String {
     format!("{flag}: '{value}' is out of range: {range}")
