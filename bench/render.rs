@@ -11,7 +11,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokscope::snapshot::{RunState, Snapshot};
+use tokscope::metrics::snapshot::{RunState, Snapshot};
 use tokscope::tui::app::{App, Window};
 use tokscope::tui::telemetry_side::TelemetrySide;
 use tokscope::tui::theme::Theme;

@@ -30,9 +30,9 @@ pub enum Command {
     /// Run the built-in simulator as an OpenAI-compatible server.
     Mock(crate::mock::MockArgs),
     /// One sample of local GPU telemetry (NVML, ROCm SMI, sysfs) as a table or JSON.
-    Gpu(crate::gpu::GpuArgs),
+    Gpu(crate::telemetry::gpu::GpuArgs),
     /// Serve this node's GPU telemetry as Prometheus text (dcgm-exporter names).
-    Agent(crate::gpu::AgentArgs),
+    Agent(crate::telemetry::gpu::AgentArgs),
 }
 
 /// The dashboard: every load flag, plus display options.

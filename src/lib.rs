@@ -4,48 +4,33 @@
 //! `gpu`, `mock`) never imports ratatui; the faces (`tui`, `bench`, `check`) read the
 //! `Snapshot` the recorder publishes. See docs/ARCHITECTURE.md.
 
-pub mod bench;
-pub mod check;
-pub mod chunk;
 pub mod cli;
-pub mod client;
 pub mod console;
-pub mod control;
-pub mod dashboard;
-pub mod engine;
-pub mod gpu;
-pub mod limits;
+pub mod faces;
+pub mod load;
+pub mod metrics;
 pub mod mock;
-pub mod prom;
-pub mod record;
-pub mod recorder;
-pub mod result;
+pub mod protocol;
+pub mod report;
 pub mod runner;
-pub mod sanitize;
-pub mod server_metrics;
-pub mod snapshot;
-pub mod sse;
-pub mod stats;
 pub mod stderr_hold;
-pub mod summary;
-pub mod sysstat;
+pub mod telemetry;
 pub mod tui;
-pub mod workload;
 
 /// Entry point of the binary: parse the command line, run, and map the outcome to an exit code.
 pub fn run_cli() -> std::process::ExitCode {
     use clap::Parser;
     let cli = cli::Cli::parse();
     match cli.command {
-        Some(cli::Command::Bench(args)) => bench::run(*args),
-        Some(cli::Command::Check(args)) => check::run(args),
+        Some(cli::Command::Bench(args)) => faces::headless::run(*args),
+        Some(cli::Command::Check(args)) => faces::check::run(args),
         Some(cli::Command::Mock(args)) => with_runtime(|| mock::run(args)),
-        Some(cli::Command::Gpu(args)) => match gpu::run_gpu(args) {
+        Some(cli::Command::Gpu(args)) => match telemetry::gpu::run_gpu(args) {
             Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => bench::report_error(&e),
+            Err(e) => faces::headless::report_error(&e),
         },
-        Some(cli::Command::Agent(args)) => with_runtime(|| gpu::run_agent(args)),
-        None => dashboard::run(cli.dashboard),
+        Some(cli::Command::Agent(args)) => with_runtime(|| telemetry::gpu::run_agent(args)),
+        None => faces::dashboard::run(cli.dashboard),
     }
 }
 
@@ -74,6 +59,6 @@ where
     };
     match rt.block_on(f()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => bench::report_error(&e),
+        Err(e) => faces::headless::report_error(&e),
     }
 }

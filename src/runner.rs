@@ -3,13 +3,13 @@
 //! then start the recorder and the engine.
 
 use crate::cli::LoadArgs;
-use crate::client::{parse_headers, run_collecting, Client, ClientConfig, RequestSpec};
-use crate::engine::{self, Command, EngineConfig, EngineOutcome};
-use crate::record::{ErrorKind, RequestEvent, TokenSource};
-use crate::recorder::{self, parse_goodput, RecorderConfig, RecorderOutcome};
-use crate::result::{ResultPaths, RunMeta};
-use crate::snapshot::{Control, RunInfo, Snapshot};
-use crate::stats::parse_percentiles;
+use crate::load::engine::{self, Command, EngineConfig, EngineOutcome};
+use crate::load::record::{ErrorKind, RequestEvent, TokenSource};
+use crate::metrics::recorder::{self, parse_goodput, RecorderConfig, RecorderOutcome};
+use crate::metrics::snapshot::{Control, RunInfo, Snapshot};
+use crate::metrics::stats::parse_percentiles;
+use crate::protocol::client::{parse_headers, run_collecting, Client, ClientConfig, RequestSpec};
+use crate::report::result::{ResultPaths, RunMeta};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -191,7 +191,7 @@ pub async fn prepare(
         .map(|d| seconds("--duration", d))
         .transpose()?;
     let drain_timeout = seconds("--drain-timeout", load.drain_timeout)?;
-    crate::gpu::MonitorConfig::from_load_args(load).map_err(bad)?;
+    crate::telemetry::gpu::MonitorConfig::from_load_args(load).map_err(bad)?;
     let endpoint = if load.endpoint.starts_with('/') {
         load.endpoint.clone()
     } else {
@@ -224,8 +224,8 @@ pub async fn prepare(
     }
 
     // Prompts and arrivals before any network: their flag errors need no server.
-    let mut workload = crate::workload::build(load).map_err(|e| bad(format!("{e:#}")))?;
-    let arrivals = crate::workload::arrival::ArrivalSchedule::from_load(
+    let mut workload = crate::load::workload::build(load).map_err(|e| bad(format!("{e:#}")))?;
+    let arrivals = crate::load::workload::arrival::ArrivalSchedule::from_load(
         load,
         rate,
         if duration.is_none() {
@@ -245,15 +245,15 @@ pub async fn prepare(
     if let Some(w) = at_once.and_then(|n| bounds::open_files_warning(n, files)) {
         warnings.push(w);
     }
-    let shown_base = crate::client::redact_userinfo(base_url);
+    let shown_base = crate::protocol::client::redact_userinfo(base_url);
 
     // The model: --model, or the server's first.
-    let http = crate::client::http_client(&headers, load.api_key.as_deref())
+    let http = crate::protocol::client::http_client(&headers, load.api_key.as_deref())
         .map_err(|e| bad(format!("{e:#}")))?;
     let model = match &load.model {
         Some(m) => m.clone(),
         None => {
-            let ids = crate::client::list_models(&http, base_url)
+            let ids = crate::protocol::client::list_models(&http, base_url)
                 .await
                 .map_err(|e| bad(models_failure(&e)))?;
             ids.into_iter().next().ok_or_else(|| {
@@ -400,11 +400,11 @@ pub async fn prepare(
 /// `vllm bench serve` does; without it the probe's `usage.prompt_tokens` is used, which also
 /// counts the chat template's few tokens.
 async fn calibrate(
-    workload: &mut crate::workload::Workload,
+    workload: &mut crate::load::workload::Workload,
     http: &reqwest::Client,
     base_url: &str,
     model: &str,
-    probe: (&str, &crate::record::RequestRecord),
+    probe: (&str, &crate::load::record::RequestRecord),
 ) {
     let url = format!("{base_url}/tokenize");
     let mut used_tokenize = false;
@@ -423,8 +423,12 @@ async fn calibrate(
         if !r.status().is_success() {
             break;
         }
-        let Ok(text) =
-            crate::limits::read_whole(r, crate::limits::MAX_TOKENIZE_BODY, "/tokenize").await
+        let Ok(text) = crate::protocol::limits::read_whole(
+            r,
+            crate::protocol::limits::MAX_TOKENIZE_BODY,
+            "/tokenize",
+        )
+        .await
         else {
             break;
         };
@@ -446,7 +450,7 @@ async fn calibrate(
 }
 
 /// A workload prompt as the engine's job.
-fn job_of(p: crate::workload::Prompt) -> engine::Job {
+fn job_of(p: crate::load::workload::Prompt) -> engine::Job {
     engine::Job {
         max_tokens: p.output_len,
         prompt_tokens: p.prompt_tokens.unwrap_or(p.est_tokens) as u64,
@@ -460,7 +464,7 @@ fn job_of(p: crate::workload::Prompt) -> engine::Job {
 }
 
 /// The workload's datasets feed the engine through this.
-struct Prompts(crate::workload::Workload);
+struct Prompts(crate::load::workload::Workload);
 
 impl engine::PromptSource for Prompts {
     fn next_job(&mut self) -> engine::Job {
@@ -469,7 +473,7 @@ impl engine::PromptSource for Prompts {
 }
 
 /// The workload's arrival schedule, as the engine sees it.
-struct Schedule(crate::workload::arrival::ArrivalSchedule);
+struct Schedule(crate::load::workload::arrival::ArrivalSchedule);
 
 impl engine::Arrivals for Schedule {
     fn next_offset(&mut self) -> Option<Duration> {
@@ -490,7 +494,7 @@ async fn probe_once(
     client: &Client,
     spec: &RequestSpec<'_>,
     timeout: Duration,
-) -> crate::record::RequestRecord {
+) -> crate::load::record::RequestRecord {
     let probe = run_collecting(client, spec);
     tokio::pin!(probe);
     tokio::select! {
@@ -505,7 +509,7 @@ async fn probe_once(
 }
 
 /// A timeout is not retried: another would wait the whole `--timeout` again.
-fn is_transient(err: &crate::record::RequestError) -> bool {
+fn is_transient(err: &crate::load::record::RequestError) -> bool {
     match err.kind {
         ErrorKind::HttpStatus => matches!(err.status, Some(429) | Some(500..=599)),
         ErrorKind::Connect | ErrorKind::NoTokens | ErrorKind::Timeout => false,
@@ -515,7 +519,7 @@ fn is_transient(err: &crate::record::RequestError) -> bool {
 
 /// Why the model could not be found out, and what fixes it.
 fn models_failure(e: &anyhow::Error) -> String {
-    match e.downcast_ref::<crate::client::ModelsStatusError>() {
+    match e.downcast_ref::<crate::protocol::client::ModelsStatusError>() {
         Some(s) if matches!(s.status, 401 | 403) => format!(
             "the server refused the credentials on '{}' (HTTP {}: {}); set --api-key or \
              OPENAI_API_KEY (or --header for another scheme)",
@@ -530,7 +534,7 @@ fn probe_failure(
     base: &str,
     endpoint: &str,
     model: &str,
-    err: &crate::record::RequestError,
+    err: &crate::load::record::RequestError,
     timeout: Duration,
 ) -> String {
     let msg = &err.message;

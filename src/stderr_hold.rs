@@ -79,7 +79,7 @@ pub fn one_line(text: &str, max: usize) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ");
-    let clean = crate::sanitize::line(&joined);
+    let clean = crate::protocol::sanitize::line(&joined);
     if clean.chars().count() <= max {
         clean.into_owned()
     } else {

@@ -27,8 +27,8 @@ pub mod telemetry_side;
 pub mod theme;
 pub mod throughput;
 
-use crate::engine::Command;
-use crate::snapshot::Snapshot;
+use crate::load::engine::Command;
+use crate::metrics::snapshot::Snapshot;
 use anyhow::Context as _;
 use app::{handle_key, App, QuitReason};
 use ratatui::backend::{Backend, CrosstermBackend, TestBackend};
@@ -307,7 +307,7 @@ where
 {
     anyhow::ensure!(!themes.is_empty(), "no theme to draw with");
     let mut app = App::new(themes.len());
-    let mut sampler = crate::sysstat::Sampler::default();
+    let mut sampler = crate::telemetry::sysstat::Sampler::default();
     let mut snap: Arc<Snapshot> = ctx.snapshots.borrow_and_update().clone();
     let mut dirty = true;
     let mut next_frame = Instant::now();

@@ -14,9 +14,9 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokscope::chunk;
-use tokscope::prom;
-use tokscope::sse::{SseEvent, SseSplitter};
+use tokscope::protocol::chunk;
+use tokscope::protocol::sse::{SseEvent, SseSplitter};
+use tokscope::telemetry::prom;
 
 const DEFAULT_CASES: u64 = 1000;
 const DEFAULT_SEED: u64 = 0x7015_C09E;

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tokscope::gpu::{
+use tokscope::telemetry::gpu::{
     command, discover_local, rsmi::RsmiLib, Backend, DeviceKind, GpuMonitor, GpuSample,
     LocalConfig, Metric, MonitorConfig, NodeStatus, Vendor,
 };
@@ -345,7 +345,7 @@ fn no_gpu_lists_each_backend_and_why() {
     assert_eq!(json["backends"].as_array().unwrap().len(), 4);
 }
 
-fn wait_for(mon: &GpuMonitor, what: &str, ok: impl Fn(&tokscope::gpu::GpuView) -> bool) {
+fn wait_for(mon: &GpuMonitor, what: &str, ok: impl Fn(&tokscope::telemetry::gpu::GpuView) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut rx = mon.subscribe();
     while !ok(&rx.borrow_and_update()) {

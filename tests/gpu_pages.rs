@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokscope::gpu::agent::{render_page, router};
-use tokscope::gpu::remote::from_exposition;
-use tokscope::gpu::{
+use tokscope::telemetry::gpu::agent::{render_page, router};
+use tokscope::telemetry::gpu::remote::from_exposition;
+use tokscope::telemetry::gpu::{
     Backend, DeviceKind, GpuMonitor, GpuNodeView, GpuProcess, GpuSample, GpuView, Metric,
     MonitorConfig, NodeStatus, UnifiedMemory, Vendor,
 };
-use tokscope::prom;
+use tokscope::telemetry::prom;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -265,7 +265,7 @@ async fn agent_serves_metrics_over_http() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     // The agent's own accept loop (header timeout, connection cap), as `tokscope agent` runs it.
-    tokio::spawn(tokscope::gpu::agent::serve(
+    tokio::spawn(tokscope::telemetry::gpu::agent::serve(
         listener,
         router(rx, "node-a".into()),
         std::future::pending(),

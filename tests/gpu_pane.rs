@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::Terminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokscope::gpu::{
+use tokscope::telemetry::gpu::{
     Backend, DeviceKind, GpuNodeView, GpuSample, GpuView, Metric, NodeStatus, UnifiedMemory, Vendor,
 };
 use tokscope::tui::{gpu_pane, theme::Theme};

@@ -305,13 +305,19 @@ async fn a_huge_metrics_page_is_refused_not_buffered() {
     b.metrics = Some(huge_metrics_page());
     let server = Hostile::start(b);
     // The server's own /metrics, as bench and the dashboard scrape it.
-    assert_eq!(tokscope::server_metrics::scrape(&server.url).await, None);
+    assert_eq!(
+        tokscope::telemetry::server_metrics::scrape(&server.url).await,
+        None
+    );
     // The remote GPU page reader (it blocks: its own thread and runtime).
     let url = format!("{}/metrics", server.url);
     let got = tokio::task::spawn_blocking(move || {
-        use tokscope::gpu::GpuSource;
-        let mut src =
-            tokscope::gpu::remote::RemoteSource::new("n".into(), url, Duration::from_secs(10));
+        use tokscope::telemetry::gpu::GpuSource;
+        let mut src = tokscope::telemetry::gpu::remote::RemoteSource::new(
+            "n".into(),
+            url,
+            Duration::from_secs(10),
+        );
         src.sample()
     })
     .await

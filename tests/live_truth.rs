@@ -91,7 +91,7 @@ async fn ttft_is_live_within_one_publish_of_the_first_token() {
     assert_eq!(s.streams.len(), 4);
     let rate = s.streams[0].tokens_per_s.unwrap();
     assert!((rate - 1000.0 / 285.0).abs() < 0.5, "stream rate {rate}");
-    let _ = running.commands.send(tokscope::engine::Command::Stop);
+    let _ = running.commands.send(tokscope::load::engine::Command::Stop);
     let (_, out) = running.done.await.unwrap();
     assert_eq!(out.snapshot.counts.incomplete, 4);
 }

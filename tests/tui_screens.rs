@@ -6,9 +6,9 @@
 
 use ratatui::layout::Size;
 use std::time::Instant;
-use tokscope::server_metrics::ServerView;
-use tokscope::snapshot::{RunState, Snapshot};
-use tokscope::sysstat::ClientStat;
+use tokscope::metrics::snapshot::{RunState, Snapshot};
+use tokscope::telemetry::server_metrics::ServerView;
+use tokscope::telemetry::sysstat::ClientStat;
 use tokscope::tui::app::{App, Pane};
 use tokscope::tui::fmt;
 use tokscope::tui::telemetry_side::TelemetrySide;

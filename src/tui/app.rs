@@ -3,8 +3,8 @@
 //! Nothing here touches a terminal or a clock: `handle_key` turns a key into a change of `App`
 //! and maybe an engine `Command`, so every binding is testable as a plain function.
 
-use crate::engine::Command;
-use crate::sysstat::ClientStat;
+use crate::load::engine::Command;
+use crate::telemetry::sysstat::ClientStat;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::time::{Duration, Instant};
 

@@ -18,7 +18,7 @@ use super::app::{App, Pane};
 use super::pane::centred;
 use super::theme::Theme;
 use super::{errors, footer, header, latency, load, log, side, throughput, SideView};
-use crate::snapshot::Snapshot;
+use crate::metrics::snapshot::Snapshot;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};

@@ -3,7 +3,7 @@
 use super::fmt;
 use super::pane::pane_block;
 use super::theme::Theme;
-use crate::snapshot::Snapshot;
+use crate::metrics::snapshot::Snapshot;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;

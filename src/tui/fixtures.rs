@@ -12,7 +12,7 @@ pub use check::check;
 pub use side::{gpu_view, no_gpu_view, server_view};
 pub use sim::{Sim, SimConfig, PERCENTILES};
 
-use crate::snapshot::{Control, RunInfo, RunState, Snapshot, TimelineEvent};
+use crate::metrics::snapshot::{Control, RunInfo, RunState, Snapshot, TimelineEvent};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! The series helpers only pick buckets and read them back (current second, mean and peak over
 //! the shown window); every distribution statistic comes from the `Snapshot` itself.
 
-use crate::snapshot::{SecondBucket, Series};
+use crate::metrics::snapshot::{SecondBucket, Series};
 use std::time::Duration;
 
 /// Shown where a value is not known.

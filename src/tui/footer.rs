@@ -4,7 +4,7 @@ use super::app::App;
 use super::fmt;
 use super::pane::centred;
 use super::theme::Theme;
-use crate::snapshot::{RunState, Snapshot};
+use crate::metrics::snapshot::{RunState, Snapshot};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};

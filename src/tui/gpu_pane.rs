@@ -3,7 +3,7 @@
 //! sparkline; MIG instances indented under their parent; the UNIFIED tag on GB10. When the area
 //! is too small (80x24) it folds to one line per GPU. Colours come only from the Theme.
 
-use crate::gpu::{
+use crate::telemetry::gpu::{
     fmt_gib, DeviceKind, GpuHistory, GpuNodeView, GpuSample, GpuView, Metric, NodeStatus,
 };
 use crate::tui::theme::Theme;
@@ -227,7 +227,7 @@ fn gpu_block(
         .unwrap_or_default();
     let power: Vec<Option<f64>> = points
         .iter()
-        .map(|p: &crate::gpu::sampler::HistoryPoint| p.power_w)
+        .map(|p: &crate::telemetry::gpu::sampler::HistoryPoint| p.power_w)
         .collect();
     let util: Vec<Option<f64>> = points.iter().map(|p| p.util_pct).collect();
     let ptext = match g.power_limit_w.value() {

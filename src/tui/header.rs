@@ -2,7 +2,7 @@
 
 use super::fmt;
 use super::theme::Theme;
-use crate::snapshot::{RunState, Snapshot};
+use crate::metrics::snapshot::{RunState, Snapshot};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};

@@ -4,7 +4,7 @@
 use super::fmt;
 use super::pane::pane_block;
 use super::theme::Theme;
-use crate::snapshot::{Dist, SecondBucket, Snapshot};
+use crate::metrics::snapshot::{Dist, SecondBucket, Snapshot};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};

@@ -6,7 +6,7 @@
 use super::fmt;
 use super::pane::{field, pane_block};
 use super::theme::Theme;
-use crate::snapshot::{RunState, Snapshot};
+use crate::metrics::snapshot::{RunState, Snapshot};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;

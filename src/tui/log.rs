@@ -6,7 +6,7 @@
 use super::fmt;
 use super::pane::pane_block;
 use super::theme::Theme;
-use crate::snapshot::{LogLine, Snapshot, StreamView, TimelineEvent};
+use crate::metrics::snapshot::{LogLine, Snapshot, StreamView, TimelineEvent};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;

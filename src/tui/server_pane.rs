@@ -1,7 +1,7 @@
 //! The inference server's own view of the load, from its `/metrics`: requests running and
 //! waiting, and KV-cache use with its recent history (vLLM, SGLang, TGI, llama.cpp names).
 
-use crate::server_metrics::ServerView;
+use crate::telemetry::server_metrics::ServerView;
 use crate::tui::gpu_pane::{bar, sparkline};
 use crate::tui::theme::Theme;
 use ratatui::layout::Rect;
@@ -116,7 +116,7 @@ pub fn render(frame: &mut Frame, area: Rect, v: &ServerView, theme: &Theme) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server_metrics::ServerMetrics;
+    use crate::telemetry::server_metrics::ServerMetrics;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 

@@ -6,7 +6,7 @@ use super::fmt;
 use super::pane::pane_block;
 use super::theme::Theme;
 use super::SideView;
-use crate::sysstat::{ClientStat, SATURATION};
+use crate::telemetry::sysstat::{ClientStat, SATURATION};
 use ratatui::backend::TestBackend;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

@@ -5,8 +5,8 @@
 
 use super::theme::Theme;
 use super::{gpu_pane, server_pane, SideView};
-use crate::gpu::GpuView;
-use crate::server_metrics::ServerView;
+use crate::telemetry::gpu::GpuView;
+use crate::telemetry::server_metrics::ServerView;
 use ratatui::layout::Rect;
 use ratatui::Frame;
 use std::sync::Arc;
@@ -105,7 +105,7 @@ impl GpuSide {
         let n: usize = nodes
             .iter()
             .map(|n| {
-                let header = headers || n.status != crate::gpu::NodeStatus::Ok;
+                let header = headers || n.status != crate::telemetry::gpu::NodeStatus::Ok;
                 n.gpus.len() + usize::from(header)
             })
             .sum();

@@ -11,7 +11,7 @@ use super::app::App;
 use super::fmt::{self, WindowFigures};
 use super::pane::pane_block;
 use super::theme::Theme;
-use crate::snapshot::{SecondBucket, Snapshot};
+use crate::metrics::snapshot::{SecondBucket, Snapshot};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
@@ -106,7 +106,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: 
     let legend_h = if inner.height >= 7 { 2 } else { 1 };
     let [legend, plot] =
         Layout::vertical([Constraint::Length(legend_h), Constraint::Fill(1)]).areas(inner);
-    let live = snap.state != crate::snapshot::RunState::Done;
+    let live = snap.state != crate::metrics::snapshot::RunState::Done;
     let w = inner.width as usize;
     let mut legend_lines = vec![figures_line("output ", out_f, 0, theme, live, w)];
     if legend_h == 2 {

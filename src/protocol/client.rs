@@ -5,8 +5,8 @@
 //! update a few counters, and send a small `Chunk` event to the recorder. Nothing here waits on
 //! the UI.
 
-use crate::record::{ErrorKind, RequestEvent, RequestRecord, TokenSource};
-use crate::sse::SseSplitter;
+use crate::load::record::{ErrorKind, RequestEvent, RequestRecord, TokenSource};
+use crate::protocol::sse::SseSplitter;
 use anyhow::Context;
 use futures_util::StreamExt;
 use measure::Measure;
@@ -336,10 +336,11 @@ impl Client {
         let status = resp.status();
         if !status.is_success() {
             // Only the start: the message shown is 300 characters at most.
-            let text = crate::limits::read_capped(resp, crate::limits::MAX_ERROR_BODY)
-                .await
-                .map(|c| c.text())
-                .unwrap_or_default();
+            let text =
+                crate::protocol::limits::read_capped(resp, crate::protocol::limits::MAX_ERROR_BODY)
+                    .await
+                    .map(|c| c.text())
+                    .unwrap_or_default();
             m.fail(
                 ErrorKind::HttpStatus,
                 Some(status.as_u16()),
@@ -481,20 +482,21 @@ pub async fn list_models(http: &reqwest::Client, base_url: &str) -> anyhow::Resu
         .map_err(|e| anyhow::anyhow!(describe_reqwest(&e, &url)))?;
     let status = resp.status();
     if !status.is_success() {
-        let text = crate::limits::read_capped(resp, crate::limits::MAX_ERROR_BODY)
-            .await
-            .map(|c| c.text())
-            .unwrap_or_default();
+        let text =
+            crate::protocol::limits::read_capped(resp, crate::protocol::limits::MAX_ERROR_BODY)
+                .await
+                .map(|c| c.text())
+                .unwrap_or_default();
         return Err(ModelsStatusError {
             url: redact_userinfo(&url),
             status: status.as_u16(),
-            message: crate::sanitize::line(&error_message(&text)).into_owned(),
+            message: crate::protocol::sanitize::line(&error_message(&text)).into_owned(),
         }
         .into());
     }
-    let text = crate::limits::read_whole(
+    let text = crate::protocol::limits::read_whole(
         resp,
-        crate::limits::MAX_MODELS_BODY,
+        crate::protocol::limits::MAX_MODELS_BODY,
         &format!("'{}'", redact_userinfo(&url)),
     )
     .await
@@ -503,7 +505,7 @@ pub async fn list_models(http: &reqwest::Client, base_url: &str) -> anyhow::Resu
         format!(
             "GET '{}' did not return JSON: '{}'",
             redact_userinfo(&url),
-            crate::sanitize::line(&short(&text, 80))
+            crate::protocol::sanitize::line(&short(&text, 80))
         )
     })?;
     let ids: Vec<String> = v
@@ -512,7 +514,9 @@ pub async fn list_models(http: &reqwest::Client, base_url: &str) -> anyhow::Resu
         .map(|a| {
             a.iter()
                 // Ids are printed (banner, check, dashboard header): made safe here.
-                .filter_map(|m| Some(crate::sanitize::line(m.get("id")?.as_str()?).into_owned()))
+                .filter_map(|m| {
+                    Some(crate::protocol::sanitize::line(m.get("id")?.as_str()?).into_owned())
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -263,7 +263,7 @@ impl GpuRunAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gpu::{Backend, Vendor};
+    use crate::telemetry::gpu::{Backend, Vendor};
 
     fn sample(
         key: &str,

@@ -5,7 +5,7 @@
 
 use super::sampler::{GpuMonitor, GpuView, MonitorConfig, NodeStatus};
 use super::{AgentArgs, DeviceKind, GpuSample, LocalConfig, Metric, Vendor};
-use crate::prom::escape_label_value;
+use crate::telemetry::prom::escape_label_value;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;

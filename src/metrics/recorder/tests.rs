@@ -1,7 +1,7 @@
 //! Recorder tests: hand-built event sequences and the numbers they must give.
 
 use super::*;
-use crate::record::RequestError;
+use crate::load::record::RequestError;
 
 fn rec(
     id: u64,
@@ -399,7 +399,7 @@ async fn jsonl_gets_one_line_per_request() {
 async fn a_retried_request_is_one_request_and_what_the_server_said_is_summed() {
     let mut r = recorder();
     r.ingest(RequestEvent::Origin(Instant::now()));
-    let timings = |prefill: f64, decode: f64| crate::chunk::ServerTimings {
+    let timings = |prefill: f64, decode: f64| crate::protocol::chunk::ServerTimings {
         prompt_per_second: Some(prefill),
         predicted_per_second: Some(decode),
         ..Default::default()

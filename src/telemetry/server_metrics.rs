@@ -2,7 +2,7 @@
 //! the names vLLM, SGLang, TGI and llama.cpp use (see shared/reference/servers.md §1). Values
 //! are summed over every series of a name (vLLM has one per engine, SGLang per rank).
 
-use crate::prom;
+use crate::telemetry::prom;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -254,9 +254,13 @@ pub async fn scrape(base_url: &str) -> Option<ServerMetrics> {
     if !r.status().is_success() {
         return None;
     }
-    let text = crate::limits::read_whole(r, crate::limits::MAX_METRICS_BODY, "/metrics")
-        .await
-        .ok()?;
+    let text = crate::protocol::limits::read_whole(
+        r,
+        crate::protocol::limits::MAX_METRICS_BODY,
+        "/metrics",
+    )
+    .await
+    .ok()?;
     Some(ServerMetrics::from_text(&text))
 }
 
@@ -283,7 +287,12 @@ pub fn spawn_scraper(base_url: String, every: Duration) -> watch::Receiver<Arc<S
             }
             let page = match http.get(&url).send().await {
                 Ok(r) if r.status().is_success() => {
-                    crate::limits::read_whole(r, crate::limits::MAX_METRICS_BODY, "/metrics").await
+                    crate::protocol::limits::read_whole(
+                        r,
+                        crate::protocol::limits::MAX_METRICS_BODY,
+                        "/metrics",
+                    )
+                    .await
                 }
                 Ok(r) => Err(format!("/metrics answered HTTP {}", r.status().as_u16())),
                 Err(e) => Err(format!("/metrics unreachable: {e}")),

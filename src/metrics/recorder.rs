@@ -5,12 +5,12 @@
 //! finished request to the JSONL log, and publishes an `Arc<Snapshot>` on a `watch` channel
 //! ten times a second. Nothing else writes statistics, so the faces cannot disagree.
 
-use crate::record::{ErrorKind, RequestEvent, RequestRecord, TokenSource};
-use crate::snapshot::{
+use crate::load::record::{ErrorKind, RequestEvent, RequestRecord, TokenSource};
+use crate::metrics::snapshot::{
     Control, Counts, ErrorCount, LatencySet, LogLine, RunInfo, RunState, Series, Snapshot,
     StreamView, TimelineEvent, STREAMS_SHOWN,
 };
-use crate::stats::{summarize_slice, Distribution};
+use crate::metrics::stats::{summarize_slice, Distribution};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -139,7 +139,7 @@ impl Recent {
             self.values.pop_front();
         }
     }
-    fn dist(&self, percentiles: &[f64], scratch: &mut Vec<u32>) -> crate::snapshot::Dist {
+    fn dist(&self, percentiles: &[f64], scratch: &mut Vec<u32>) -> crate::metrics::snapshot::Dist {
         scratch.clear();
         scratch.extend(self.values.iter().map(|(_, v)| *v));
         summarize_slice(scratch, percentiles)

@@ -2,9 +2,9 @@
 //! the `RequestRecord` it becomes.
 
 use super::{short, RequestSpec};
-use crate::chunk::{self, InlineThink};
-use crate::record::{ErrorKind, RequestError, RequestEvent, RequestRecord, TokenSource};
-use crate::sse::SseEvent;
+use crate::load::record::{ErrorKind, RequestError, RequestEvent, RequestRecord, TokenSource};
+use crate::protocol::chunk::{self, InlineThink};
+use crate::protocol::sse::SseEvent;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
@@ -80,7 +80,7 @@ impl Measure {
             self.error = Some(RequestError {
                 kind,
                 status,
-                message: crate::sanitize::line_owned(message),
+                message: crate::protocol::sanitize::line_owned(message),
             });
         }
     }
@@ -148,7 +148,7 @@ impl Measure {
         }
         if let Some(f) = c.finish_reason {
             // Once per request at most; the server chose it, and check prints it.
-            self.finish_reason = Some(crate::sanitize::line(&f).into_owned());
+            self.finish_reason = Some(crate::protocol::sanitize::line(&f).into_owned());
         }
         let mut reasoning = c.reasoning.as_deref().is_some_and(|r| !r.is_empty());
         let mut answer = false;

@@ -6,7 +6,7 @@
 //! (3 significant digits) that keeps memory flat however long the run: past the cap, and for the
 //! live view ten times a second, percentiles come from the histogram.
 
-use crate::snapshot::Dist;
+use crate::metrics::snapshot::Dist;
 use hdrhistogram::Histogram;
 
 /// Samples kept exactly per metric (u64 microseconds: 8 MiB each at the cap).

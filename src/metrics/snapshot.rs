@@ -3,8 +3,8 @@
 //! The recorder is the only writer; it publishes an `Arc<Snapshot>` on a `watch` channel a few
 //! times a second. Faces never lock anything: they hold the `Arc` they were given.
 
-pub use crate::control::{Control, RunState};
-use crate::record::ErrorKind;
+pub use crate::load::control::{Control, RunState};
+use crate::load::record::ErrorKind;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,7 +78,7 @@ pub struct ServerSaid {
 
 impl ServerSaid {
     /// Fold one successful request in.
-    pub fn add(&mut self, rec: &crate::record::RequestRecord) {
+    pub fn add(&mut self, rec: &crate::load::record::RequestRecord) {
         if let Some(c) = rec.cached_prompt_tokens {
             self.cached_requests += 1;
             self.cached_tokens += c;

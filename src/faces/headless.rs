@@ -3,9 +3,9 @@
 //! run and still write the summary and the result, marked interrupted.
 
 use crate::cli::BenchArgs;
-use crate::engine::Command;
+use crate::load::engine::Command;
+use crate::report::summary::{render_table, Summary};
 use crate::runner::{self, SetupError};
-use crate::summary::{render_table, Summary};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -81,7 +81,8 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| "inf".into()),
     );
     let gpu = start_gpu(&args.load)?;
-    let server = crate::server_metrics::spawn_scraper(base.clone(), Duration::from_secs(1));
+    let server =
+        crate::telemetry::server_metrics::spawn_scraper(base.clone(), Duration::from_secs(1));
     let running = runner::start(prepared, save);
     let signal = spawn_signal_stop(running.commands.clone());
     let progress = spawn_progress(running.snapshots.clone(), num_prompts, duration);
@@ -122,7 +123,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     };
-    if save && !crate::result::write_and_report(&paths, result) {
+    if save && !crate::report::result::write_and_report(&paths, result) {
         code = ExitCode::FAILURE;
     }
     if let Some(e) = &outcome.jsonl_error {
@@ -134,29 +135,31 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
 /// Open the GPU run window when the timed run starts (the first snapshot past the warm-ups,
 /// within one publish, 100 ms), or at once if the run ended before that.
 pub async fn gpu_run_from_timed_start(
-    gpu: Option<&crate::gpu::GpuMonitor>,
-    mut snapshots: tokio::sync::watch::Receiver<std::sync::Arc<crate::snapshot::Snapshot>>,
-) -> Option<crate::gpu::RunId> {
+    gpu: Option<&crate::telemetry::gpu::GpuMonitor>,
+    mut snapshots: tokio::sync::watch::Receiver<std::sync::Arc<crate::metrics::snapshot::Snapshot>>,
+) -> Option<crate::telemetry::gpu::RunId> {
     let gpu = gpu?;
     let _ = snapshots
-        .wait_for(|s| s.state != crate::snapshot::RunState::Starting)
+        .wait_for(|s| s.state != crate::metrics::snapshot::RunState::Starting)
         .await;
     Some(gpu.begin_run())
 }
 
 /// Start GPU sampling for a run (local backends and `--gpu-endpoint`s). No GPU is not an
 /// error: the monitor then simply has nothing to report.
-pub fn start_gpu(load: &crate::cli::LoadArgs) -> anyhow::Result<Option<crate::gpu::GpuMonitor>> {
-    let cfg = crate::gpu::MonitorConfig::from_load_args(load).map_err(SetupError)?;
+pub fn start_gpu(
+    load: &crate::cli::LoadArgs,
+) -> anyhow::Result<Option<crate::telemetry::gpu::GpuMonitor>> {
+    let cfg = crate::telemetry::gpu::MonitorConfig::from_load_args(load).map_err(SetupError)?;
     if cfg.local.is_none() && cfg.endpoints.is_empty() {
         return Ok(None);
     }
-    Ok(crate::gpu::GpuMonitor::start(cfg).ok())
+    Ok(crate::telemetry::gpu::GpuMonitor::start(cfg).ok())
 }
 
 /// The GPU block of the summary table.
 pub fn gpu_sections(
-    g: Option<&crate::gpu::GpuRunSummary>,
+    g: Option<&crate::telemetry::gpu::GpuRunSummary>,
     output_tokens: u64,
 ) -> Vec<(String, Vec<String>)> {
     match g.map(|g| g.summary_lines(output_tokens)) {
@@ -175,10 +178,12 @@ pub struct RunReport {
 
 impl RunReport {
     pub async fn new(
-        meta: &crate::result::RunMeta,
-        outcome: &crate::recorder::RecorderOutcome,
-        gpu: Option<&crate::gpu::GpuRunSummary>,
-        server: &tokio::sync::watch::Receiver<std::sync::Arc<crate::server_metrics::ServerView>>,
+        meta: &crate::report::result::RunMeta,
+        outcome: &crate::metrics::recorder::RecorderOutcome,
+        gpu: Option<&crate::telemetry::gpu::GpuRunSummary>,
+        server: &tokio::sync::watch::Receiver<
+            std::sync::Arc<crate::telemetry::server_metrics::ServerView>,
+        >,
         base_url: &str,
         goodput: bool,
     ) -> RunReport {
@@ -190,14 +195,14 @@ impl RunReport {
         let mut server_run = server.borrow().run.clone();
         // A last reading now, so the server's counters cover the whole run.
         if server_run.scrapes > 0 {
-            if let Some(m) = crate::server_metrics::scrape(base_url).await {
+            if let Some(m) = crate::telemetry::server_metrics::scrape(base_url).await {
                 server_run.observe(&m);
             }
         }
         let mut extra = gpu_sections(gpu, tokens);
         extra.extend(server_sections(&server_run));
         let mut result =
-            crate::result::build(meta, &summary, outcome, gpu.map(|g| gpu_json(g, tokens)));
+            crate::report::result::build(meta, &summary, outcome, gpu.map(|g| gpu_json(g, tokens)));
         add_server_json(&mut result, &server_run);
         let table = render_table(&summary, snap, &extra);
         RunReport {
@@ -209,7 +214,9 @@ impl RunReport {
 }
 
 /// The server's own view of the run (queue, KV cache, its token count), for the table.
-pub fn server_sections(r: &crate::server_metrics::ServerRunStats) -> Vec<(String, Vec<String>)> {
+pub fn server_sections(
+    r: &crate::telemetry::server_metrics::ServerRunStats,
+) -> Vec<(String, Vec<String>)> {
     let lines = r.lines();
     if lines.is_empty() {
         Vec::new()
@@ -219,7 +226,10 @@ pub fn server_sections(r: &crate::server_metrics::ServerRunStats) -> Vec<(String
 }
 
 /// Put the server's run view under `tokscope.server` in the result.
-pub fn add_server_json(result: &mut serde_json::Value, r: &crate::server_metrics::ServerRunStats) {
+pub fn add_server_json(
+    result: &mut serde_json::Value,
+    r: &crate::telemetry::server_metrics::ServerRunStats,
+) {
     if r.scrapes == 0 {
         return;
     }
@@ -229,7 +239,7 @@ pub fn add_server_json(result: &mut serde_json::Value, r: &crate::server_metrics
 }
 
 /// The GPU block of the result JSON, with joules per output token.
-pub fn gpu_json(g: &crate::gpu::GpuRunSummary, output_tokens: u64) -> serde_json::Value {
+pub fn gpu_json(g: &crate::telemetry::gpu::GpuRunSummary, output_tokens: u64) -> serde_json::Value {
     let mut v = serde_json::to_value(g).unwrap_or(serde_json::Value::Null);
     if let Some(obj) = v.as_object_mut() {
         obj.insert(
@@ -299,7 +309,7 @@ pub fn spawn_signal_stop(
 }
 
 fn spawn_progress(
-    mut rx: tokio::sync::watch::Receiver<std::sync::Arc<crate::snapshot::Snapshot>>,
+    mut rx: tokio::sync::watch::Receiver<std::sync::Arc<crate::metrics::snapshot::Snapshot>>,
     num_prompts: Option<u64>,
     duration: Option<Duration>,
 ) -> tokio::task::JoinHandle<()> {
@@ -338,7 +348,7 @@ fn spawn_progress(
                 "ok {} failed {} in-flight {} | {} tok/s",
                 s.counts.ok, s.counts.failed, s.counts.in_flight, cur
             ));
-            if s.state == crate::snapshot::RunState::Done {
+            if s.state == crate::metrics::snapshot::RunState::Done {
                 break;
             }
         }

@@ -1,9 +1,9 @@
 //! Result files: the JSON `--save-result` writes, readable by scripts written for
 //! `vllm bench serve` (same keys, same meaning), with tokscope's extras under `"tokscope"`.
 
-use crate::recorder::RecorderOutcome;
-use crate::snapshot::{LatencySet, Snapshot};
-use crate::summary::Summary;
+use crate::metrics::recorder::RecorderOutcome;
+use crate::metrics::snapshot::{LatencySet, Snapshot};
+use crate::report::summary::Summary;
 use anyhow::Context;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};

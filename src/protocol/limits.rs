@@ -1,6 +1,6 @@
 //! Caps on every body we read from a server, so a hostile or broken one cannot make us buffer
 //! gigabytes (a 20 MB `/metrics` page used to take `bench` to 465 MB of memory). The streamed
-//! answer itself is capped per line in `sse` ([`crate::sse::MAX_LINE_BYTES`]).
+//! answer itself is capped per line in `sse` ([`crate::protocol::sse::MAX_LINE_BYTES`]).
 //!
 //! Each cap is about ten times the largest real body of its kind we know, and is read chunk by
 //! chunk: a body that says (`Content-Length`) or turns out to be larger is never held whole.

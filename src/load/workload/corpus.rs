@@ -7,8 +7,8 @@
 use rand::Rng;
 use std::sync::OnceLock;
 
-static EN_TEXT: &str = include_str!("../../assets/corpus/en.txt");
-static ZH_TEXT: &str = include_str!("../../assets/corpus/zh.txt");
+static EN_TEXT: &str = include_str!("../../../assets/corpus/en.txt");
+static ZH_TEXT: &str = include_str!("../../../assets/corpus/zh.txt");
 
 /// The language of a corpus (and of a random prompt's body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

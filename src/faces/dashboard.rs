@@ -38,7 +38,7 @@ pub fn run(args: DashboardArgs) -> ExitCode {
     };
     match run_inner(&rt, args) {
         Ok(code) => code,
-        Err(e) => crate::bench::report_error(&e),
+        Err(e) => crate::faces::headless::report_error(&e),
     }
 }
 
@@ -70,17 +70,19 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     }
     let _guard = rt.enter();
     let running = runner::start(prepared, true);
-    let gpu = crate::bench::start_gpu(&args.load)?.map(Arc::new);
-    let server =
-        crate::server_metrics::spawn_scraper(base.clone(), std::time::Duration::from_secs(2));
+    let gpu = crate::faces::headless::start_gpu(&args.load)?.map(Arc::new);
+    let server = crate::telemetry::server_metrics::spawn_scraper(
+        base.clone(),
+        std::time::Duration::from_secs(2),
+    );
     let server_rx = server.clone();
     // The GPU window opens with the timed run, after the warm-ups (as in `bench`).
-    let gpu_run: Arc<std::sync::Mutex<Option<crate::gpu::RunId>>> = Arc::default();
+    let gpu_run: Arc<std::sync::Mutex<Option<crate::telemetry::gpu::RunId>>> = Arc::default();
     if let Some(g) = gpu.clone() {
         let slot = gpu_run.clone();
         let snapshots = running.snapshots.clone();
         rt.spawn(async move {
-            let id = crate::bench::gpu_run_from_timed_start(Some(&g), snapshots).await;
+            let id = crate::faces::headless::gpu_run_from_timed_start(Some(&g), snapshots).await;
             *slot.lock().unwrap_or_else(|p| p.into_inner()) = id;
         });
     }
@@ -112,7 +114,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     };
     let ui = crate::tui::run(ctx);
     // Whatever happened to the screen, stop the load and keep what was measured.
-    let _ = running.commands.send(crate::engine::Command::Stop);
+    let _ = running.commands.send(crate::load::engine::Command::Stop);
     let (_engine, outcome) = rt
         .block_on(running.done)
         .map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
@@ -135,7 +137,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         s.interrupted = false;
         outcome.snapshot = Arc::new(s);
     }
-    let report = rt.block_on(crate::bench::RunReport::new(
+    let report = rt.block_on(crate::faces::headless::RunReport::new(
         &meta,
         &outcome,
         gpu_stats.as_ref(),
@@ -149,7 +151,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     }
     // The terminal may be gone (a dropped SSH link): these writes never panic.
     crate::console::out(&report.table);
-    if !crate::result::write_and_report(&paths, &report.result) {
+    if !crate::report::result::write_and_report(&paths, &report.result) {
         code = ExitCode::FAILURE;
     }
     if let Err(e) = ui {
@@ -160,19 +162,22 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
 
 /// What `s` needs to write the result as quitting would.
 struct SaveCtx {
-    meta: crate::result::RunMeta,
-    paths: crate::result::ResultPaths,
-    gpu: Option<Arc<crate::gpu::GpuMonitor>>,
-    gpu_run: Arc<std::sync::Mutex<Option<crate::gpu::RunId>>>,
-    server: tokio::sync::watch::Receiver<Arc<crate::server_metrics::ServerView>>,
+    meta: crate::report::result::RunMeta,
+    paths: crate::report::result::ResultPaths,
+    gpu: Option<Arc<crate::telemetry::gpu::GpuMonitor>>,
+    gpu_run: Arc<std::sync::Mutex<Option<crate::telemetry::gpu::RunId>>>,
+    server: tokio::sync::watch::Receiver<Arc<crate::telemetry::server_metrics::ServerView>>,
     base: String,
     goodput: bool,
     rt: tokio::runtime::Handle,
 }
 
 impl SaveCtx {
-    fn write(&self, snap: &crate::snapshot::Snapshot) -> anyhow::Result<Vec<std::path::PathBuf>> {
-        let outcome = crate::recorder::RecorderOutcome {
+    fn write(
+        &self,
+        snap: &crate::metrics::snapshot::Snapshot,
+    ) -> anyhow::Result<Vec<std::path::PathBuf>> {
+        let outcome = crate::metrics::recorder::RecorderOutcome {
             snapshot: Arc::new(snap.clone()),
             good_requests: snap.counts.good,
             detailed: None,
@@ -186,7 +191,7 @@ impl SaveCtx {
             .zip(run_id)
             .map(|(m, id)| m.run_so_far(id));
         // The drawing thread is not a runtime thread: blocking on the runtime here is allowed.
-        let report = self.rt.block_on(crate::bench::RunReport::new(
+        let report = self.rt.block_on(crate::faces::headless::RunReport::new(
             &self.meta,
             &outcome,
             gpu.as_ref(),
@@ -194,7 +199,7 @@ impl SaveCtx {
             &self.base,
             self.goodput,
         ));
-        crate::result::write_json(&self.paths.json, &report.result)?;
+        crate::report::result::write_json(&self.paths.json, &report.result)?;
         Ok(vec![self.paths.json.clone(), self.paths.jsonl.clone()])
     }
 }

@@ -2,7 +2,7 @@
 //! `vllm bench serve` prints (same order and wording, so people can compare by eye), followed by
 //! what tokscope adds: TTFO, token-count sources, the error breakdown and GPU energy.
 
-use crate::snapshot::{Dist, Snapshot};
+use crate::metrics::snapshot::{Dist, Snapshot};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -328,7 +328,7 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{Control, Counts, LatencySet};
+    use crate::metrics::snapshot::{Control, Counts, LatencySet};
     use std::time::Duration;
 
     fn dist(mean: f64, median: f64, p99: f64) -> Dist {
@@ -421,7 +421,7 @@ mod tests {
             counts: Counts {
                 ok: 4,
                 retried: 3,
-                server_said: crate::snapshot::ServerSaid {
+                server_said: crate::metrics::snapshot::ServerSaid {
                     cached_requests: 3,
                     cached_tokens: 30,
                     cached_of_prompt_tokens: 120,

@@ -4,8 +4,8 @@
 use super::{
     unix_now, Backend, DeviceKind, GpuProcess, GpuSample, GpuSource, Metric, UnifiedMemory, Vendor,
 };
-use crate::prom::{self, Exposition, Sample};
-use crate::sanitize;
+use crate::protocol::sanitize;
+use crate::telemetry::prom::{self, Exposition, Sample};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -98,7 +98,12 @@ impl GpuSource for RemoteSource {
                 return Err(format!("'{}' answered {}", self.url, resp.status()));
             }
             let what = format!("'{}'", self.url);
-            crate::limits::read_whole(resp, crate::limits::MAX_METRICS_BODY, &what).await
+            crate::protocol::limits::read_whole(
+                resp,
+                crate::protocol::limits::MAX_METRICS_BODY,
+                &what,
+            )
+            .await
         };
         let text = rt.block_on(async {
             tokio::time::timeout(self.timeout + Duration::from_millis(100), fetch)

@@ -2,8 +2,8 @@
 //! (only when a result will be written), so a killed run leaves whole lines behind.
 
 use super::Recorder;
-use crate::record::RequestRecord;
-use crate::snapshot::TimelineEvent;
+use crate::load::record::RequestRecord;
+use crate::metrics::snapshot::TimelineEvent;
 use serde_json::json;
 use std::io::Write;
 use std::time::Duration;

@@ -204,7 +204,7 @@ pub fn sample_len(rng: &mut impl Rng, len: u32, ratio: f64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::tokens::{Estimator, ExactTokenizer};
+    use crate::load::workload::tokens::{Estimator, ExactTokenizer};
     use rstest::rstest;
     use std::path::{Path, PathBuf};
     use tokenizers::models::bpe::{BpeTrainer, BPE};

@@ -2,10 +2,10 @@
 //! server's /metrics say. Each step is one line with its timing; exit 0 only when all is well.
 
 use crate::cli::CheckArgs;
-use crate::client::{
+use crate::load::record::TokenSource;
+use crate::protocol::client::{
     list_models, parse_headers, run_collecting, Client, ClientConfig, RequestSpec,
 };
-use crate::record::TokenSource;
 use crate::runner::{normalize_url, SetupError};
 use serde_json::json;
 use std::process::ExitCode;
@@ -46,13 +46,13 @@ pub fn run(args: CheckArgs) -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Err(e) => crate::bench::report_error(&e),
+        Err(e) => crate::faces::headless::report_error(&e),
     }
 }
 
 /// What the server said about the request itself (llama.cpp): its prefix cache and its own
 /// prefill and decode speeds; empty when it said nothing.
-fn server_said(rec: &crate::record::RequestRecord) -> String {
+fn server_said(rec: &crate::load::record::RequestRecord) -> String {
     let mut out = String::new();
     if let Some(c) = rec.cached_prompt_tokens {
         out.push_str(&format!(
@@ -93,7 +93,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
         return Err(SetupError("--max-tokens: '0' asks for nothing; use 1 or more".into()).into());
     }
     let timeout = Duration::from_secs_f64(args.timeout);
-    let http = crate::client::http_client(&headers, args.api_key.as_deref())?;
+    let http = crate::protocol::client::http_client(&headers, args.api_key.as_deref())?;
     let mut steps = Vec::new();
 
     // 1. Health.
@@ -213,7 +213,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
                 let ttft = rec.ttft.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
                 let tps = rec.tpot().map(|d| 1.0 / d.as_secs_f64().max(1e-9));
                 let preview: String = text.chars().take(40).collect();
-                let preview = crate::sanitize::line(&preview);
+                let preview = crate::protocol::sanitize::line(&preview);
                 Step {
                     name: "stream",
                     status: if rec.output_source == TokenSource::Usage {
@@ -249,12 +249,17 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
         .await
     {
         Ok(r) if r.status().is_success() => {
-            let read = crate::limits::read_whole(r, crate::limits::MAX_METRICS_BODY, "/metrics");
+            let read = crate::protocol::limits::read_whole(
+                r,
+                crate::protocol::limits::MAX_METRICS_BODY,
+                "/metrics",
+            );
             steps.push(match read.await {
                 Ok(text) => Step {
                     name: "metrics",
                     status: "ok",
-                    detail: crate::server_metrics::ServerMetrics::from_text(&text).describe(),
+                    detail: crate::telemetry::server_metrics::ServerMetrics::from_text(&text)
+                        .describe(),
                     ms: ms(t),
                 },
                 Err(why) => Step {
@@ -281,7 +286,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
     // 5. This machine's GPUs, when it has any: "did the GPU memory come back?"
     let t = Instant::now();
     let report = tokio::task::spawn_blocking(|| {
-        crate::gpu::command::collect(&crate::gpu::LocalConfig::from_env())
+        crate::telemetry::gpu::command::collect(&crate::telemetry::gpu::LocalConfig::from_env())
     })
     .await
     .ok();
@@ -293,10 +298,10 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
                 let mem = match (g.memory_in_use(), g.memory_capacity()) {
                     (Some(u), Some(c)) => format!(
                         "{} of {} in use",
-                        crate::gpu::fmt_gib(u),
-                        crate::gpu::fmt_gib(c)
+                        crate::telemetry::gpu::fmt_gib(u),
+                        crate::telemetry::gpu::fmt_gib(c)
                     ),
-                    (Some(u), None) => format!("{} in use", crate::gpu::fmt_gib(u)),
+                    (Some(u), None) => format!("{} in use", crate::telemetry::gpu::fmt_gib(u)),
                     _ => "memory n/a".into(),
                 };
                 format!("{} {}: {mem}", g.index, g.name)
@@ -312,7 +317,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
     // Details quote the server (model ids, error bodies, its answer): safe to print, and one
     // line each, whatever it sent. Already-clean text is not copied.
     for s in &mut steps {
-        s.detail = crate::sanitize::line_owned(std::mem::take(&mut s.detail));
+        s.detail = crate::protocol::sanitize::line_owned(std::mem::take(&mut s.detail));
     }
     Ok(steps)
 }

@@ -6,9 +6,9 @@
 //! (their wait is the client queue time). Pausing stops new sends and shifts the schedule by the
 //! pause, so resuming does not burst.
 
-use crate::client::{Client, RequestSpec};
-use crate::record::{RequestEvent, TokenSource};
-use crate::snapshot::{Control, RunState};
+use crate::load::record::{RequestEvent, TokenSource};
+use crate::metrics::snapshot::{Control, RunState};
+use crate::protocol::client::{Client, RequestSpec};
 use std::collections::HashSet;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -495,7 +495,7 @@ fn send_one(
         let refused = rec
             .error
             .as_ref()
-            .is_some_and(|e| e.kind == crate::record::ErrorKind::Connect);
+            .is_some_and(|e| e.kind == crate::load::record::ErrorKind::Connect);
         let _ = events.send(RequestEvent::Finished(Box::new(rec)));
         if refused {
             tokio::time::sleep(CONNECT_BACKOFF).await;

@@ -118,7 +118,7 @@ pub struct RequestRecord {
     /// supplied (part of `prompt_tokens`). `None`: the server did not say.
     pub cached_prompt_tokens: Option<u64>,
     /// The server's own timing of its prefill and decode (llama.cpp's `timings`).
-    pub server_timings: Option<crate::chunk::ServerTimings>,
+    pub server_timings: Option<crate::protocol::chunk::ServerTimings>,
 }
 
 impl RequestRecord {
@@ -172,9 +172,9 @@ pub enum RequestEvent {
     /// The engine has stopped sending; `interrupted` when the user or a signal stopped it early.
     SendingDone { interrupted: bool },
     /// The load the engine applies changed (a key, a command).
-    Control(crate::control::Control),
+    Control(crate::load::control::Control),
     /// The engine's state changed.
-    State(crate::control::RunState),
+    State(crate::load::control::RunState),
     /// The timed run starts now: `at` is time zero of every later event's offset.
     Origin(tokio::time::Instant),
     /// In-flight requests were cut before they finished (a stop, the drain timeout): they count

@@ -1,0 +1,6 @@
+//! Turning events into numbers: the `recorder` (sole owner of the statistics), the
+//! distributions (`stats`) and the `snapshot` every face reads.
+
+pub mod recorder;
+pub mod snapshot;
+pub mod stats;
