@@ -1,5 +1,8 @@
-//! What a finished run leaves behind: the end-of-run numbers and table (`summary`) and the
-//! result file (`result`).
+//! What a finished run leaves behind: the end-of-run numbers and table (`summary`), the typed run
+//! report (`run_report`, built in one place by `build`) and where its file goes (`result`).
 
+mod build;
+pub mod finish;
 pub mod result;
+pub mod run_report;
 pub mod summary;

@@ -3,10 +3,14 @@
 //! the hand-built JSON of tokscope 0.1 from the same inputs), and scripts written for
 //! `vllm bench serve` results must read it.
 
+mod common;
+
+use common::{run, Mock};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokscope::metrics::recorder::{Detailed, RecorderOutcome};
 use tokscope::report::result::RunMeta;
+use tokscope::report::run_report::RunReport;
 use tokscope::report::summary::Summary;
 use tokscope::telemetry::gpu::stats::EnergySource;
 use tokscope::telemetry::gpu::{GpuRunStats, GpuRunSummary};
@@ -86,16 +90,8 @@ fn server() -> ServerRunStats {
 fn result() -> Value {
     let out = outcome();
     let summary = Summary::from_snapshot(&out.snapshot, Some(out.good_requests));
-    let tokens = summary.received_output_tokens;
-    let g = gpu();
-    let mut v = tokscope::report::result::build(
-        &meta(),
-        &summary,
-        &out,
-        Some(tokscope::faces::headless::gpu_json(&g, tokens)),
-    );
-    tokscope::faces::headless::add_server_json(&mut v, &server());
-    v
+    let report = RunReport::build(&meta(), &summary, &out, Some(&gpu()), Some(&server()));
+    serde_json::to_value(&report).expect("serialises")
 }
 
 /// Every key path where `a` and `b` differ.
@@ -144,4 +140,94 @@ fn the_result_matches_the_golden_file_key_by_key() {
         diffs.len(),
         diffs.join("\n")
     );
+}
+
+#[test]
+fn the_golden_file_loads_back_with_the_same_type() {
+    let golden: Value =
+        serde_json::from_str(&std::fs::read_to_string(GOLDEN).expect("golden file")).expect("json");
+    let loaded = RunReport::load(std::path::Path::new(GOLDEN)).expect("loads");
+    let back = serde_json::to_value(&loaded).expect("serialises");
+    let mut diffs = Vec::new();
+    differences("", &golden, &back, &mut diffs);
+    assert!(
+        diffs.is_empty(),
+        "{} keys differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+    assert_eq!(
+        loaded.tokscope.and_then(|t| t.gpu).map(|g| g.gpus.len()),
+        Some(1)
+    );
+}
+
+/// What scripts written for `vllm bench serve --save-result` files do: `json.load` and read
+/// the keys (those of vLLM's own benchmark plotting and comparison scripts).
+const VLLM_READER: &str = r#"
+import json, sys
+d = json.load(open(sys.argv[1]))
+rate = d["request_rate"]
+assert rate == "inf" or isinstance(rate, (int, float)), rate
+for k in ["completed", "total_input_tokens", "total_output_tokens", "duration",
+          "request_throughput", "output_throughput", "total_token_throughput",
+          "max_concurrency", "burstiness", "num_prompts", "max_output_tokens_per_s",
+          "max_concurrent_requests"]:
+    assert k in d, k
+for m in ["ttft", "tpot", "itl", "e2el"]:
+    for s in ["mean", "median", "std", "p99"]:
+        assert isinstance(d[f"{s}_{m}_ms"], float), (s, m)
+print("read", d["completed"], d["output_throughput"] > 0, d["p99_ttft_ms"] >= d["median_ttft_ms"])
+"#;
+
+#[test]
+fn scripts_written_for_vllm_results_read_a_real_run_and_the_golden_file() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(!common::in_ci(), "python3 is required in CI");
+        common::skip("python3 not installed");
+        return;
+    }
+    let mock = Mock::start(&["--ttft-ms", "5", "--itl-ms", "2", "--slowdown", "0"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_str().expect("utf-8 path");
+    let r = run(&[
+        "bench",
+        &mock.url,
+        "--num-prompts",
+        "8",
+        "--max-concurrency",
+        "2",
+        "--random-output-len",
+        "6",
+        "--save-result",
+        "--result-dir",
+        d,
+        "--result-filename",
+        "r.json",
+    ]);
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    let real = dir.path().join("r.json");
+    for file in [real.as_path(), std::path::Path::new(GOLDEN)] {
+        let out = std::process::Command::new("python3")
+            .args(["-c", VLLM_READER])
+            .arg(file)
+            .output()
+            .expect("python3 runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(" True True"), "{stdout}");
+    }
+    // And our own reader reads the real run with the same type.
+    let loaded = RunReport::load(&real).expect("loads");
+    assert_eq!(loaded.completed, Some(8));
+    assert_eq!(loaded.backend.as_deref(), Some("tokscope"));
 }

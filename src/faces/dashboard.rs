@@ -137,7 +137,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         s.interrupted = false;
         outcome.snapshot = Arc::new(s);
     }
-    let report = rt.block_on(crate::faces::headless::RunReport::new(
+    let report = rt.block_on(crate::report::finish::FinishedRun::new(
         &meta,
         &outcome,
         gpu_stats.as_ref(),
@@ -151,7 +151,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     }
     // The terminal may be gone (a dropped SSH link): these writes never panic.
     crate::console::out(&report.table);
-    if !crate::report::result::write_and_report(&paths, &report.result) {
+    if !crate::report::result::write_and_report(&paths, &report.report) {
         code = ExitCode::FAILURE;
     }
     if let Err(e) = ui {
@@ -191,7 +191,7 @@ impl SaveCtx {
             .zip(run_id)
             .map(|(m, id)| m.run_so_far(id));
         // The drawing thread is not a runtime thread: blocking on the runtime here is allowed.
-        let report = self.rt.block_on(crate::faces::headless::RunReport::new(
+        let report = self.rt.block_on(crate::report::finish::FinishedRun::new(
             &self.meta,
             &outcome,
             gpu.as_ref(),
@@ -199,7 +199,7 @@ impl SaveCtx {
             &self.base,
             self.goodput,
         ));
-        crate::report::result::write_json(&self.paths.json, &report.result)?;
+        crate::report::result::write_json(&self.paths.json, &report.report)?;
         Ok(vec![self.paths.json.clone(), self.paths.jsonl.clone()])
     }
 }

@@ -4,7 +4,6 @@
 
 use crate::cli::BenchArgs;
 use crate::load::engine::Command;
-use crate::report::summary::{render_table, Summary};
 use crate::runner::{self, SetupError};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -95,7 +94,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (engine, outcome) = done.map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
     progress.abort();
     let gpu_stats = gpu.as_ref().zip(gpu_run).map(|(m, id)| m.end_run(id));
-    let report = RunReport::new(
+    let finished = crate::report::finish::FinishedRun::new(
         &meta,
         &outcome,
         gpu_stats.as_ref(),
@@ -104,14 +103,14 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         !args.load.goodput.is_empty(),
     )
     .await;
-    let (summary, result) = (&report.summary, &report.result);
+    let (summary, report) = (&finished.summary, &finished.report);
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(result).unwrap_or_default()
+            serde_json::to_string_pretty(report).unwrap_or_default()
         );
     } else {
-        print!("{}", report.table);
+        print!("{}", finished.table);
     }
     let mut code = if engine.interrupted {
         match signal.load(std::sync::atomic::Ordering::SeqCst) {
@@ -123,7 +122,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     };
-    if save && !crate::report::result::write_and_report(&paths, result) {
+    if save && !crate::report::result::write_and_report(&paths, report) {
         code = ExitCode::FAILURE;
     }
     if let Some(e) = &outcome.jsonl_error {
@@ -155,109 +154,6 @@ pub fn start_gpu(
         return Ok(None);
     }
     Ok(crate::telemetry::gpu::GpuMonitor::start(cfg).ok())
-}
-
-/// The GPU block of the summary table.
-pub fn gpu_sections(
-    g: Option<&crate::telemetry::gpu::GpuRunSummary>,
-    output_tokens: u64,
-) -> Vec<(String, Vec<String>)> {
-    match g.map(|g| g.summary_lines(output_tokens)) {
-        Some(lines) if !lines.is_empty() => vec![("GPU (over the run)".to_string(), lines)],
-        _ => Vec::new(),
-    }
-}
-
-/// What a finished run reports, the same for `bench` and the dashboard: the summary, the
-/// result JSON (GPU and server blocks included) and the table.
-pub struct RunReport {
-    pub summary: Summary,
-    pub result: serde_json::Value,
-    pub table: String,
-}
-
-impl RunReport {
-    pub async fn new(
-        meta: &crate::report::result::RunMeta,
-        outcome: &crate::metrics::recorder::RecorderOutcome,
-        gpu: Option<&crate::telemetry::gpu::GpuRunSummary>,
-        server: &tokio::sync::watch::Receiver<
-            std::sync::Arc<crate::telemetry::server_metrics::ServerView>,
-        >,
-        base_url: &str,
-        goodput: bool,
-    ) -> RunReport {
-        let snap = &outcome.snapshot;
-        let summary = Summary::from_snapshot(snap, goodput.then_some(outcome.good_requests));
-        // Energy covers every token the server produced for us in the window, those of
-        // requests cut or failed too: J/token divides by all received tokens.
-        let tokens = summary.received_output_tokens;
-        let mut server_run = server.borrow().run.clone();
-        // A last reading now, so the server's counters cover the whole run.
-        if server_run.scrapes > 0 {
-            if let Some(m) = crate::telemetry::server_metrics::scrape(base_url).await {
-                server_run.observe(&m);
-            }
-        }
-        let mut extra = gpu_sections(gpu, tokens);
-        extra.extend(server_sections(&server_run));
-        let mut result =
-            crate::report::result::build(meta, &summary, outcome, gpu.map(|g| gpu_json(g, tokens)));
-        add_server_json(&mut result, &server_run);
-        let table = render_table(&summary, snap, &extra);
-        RunReport {
-            summary,
-            result,
-            table,
-        }
-    }
-}
-
-/// The server's own view of the run (queue, KV cache, its token count), for the table.
-pub fn server_sections(
-    r: &crate::telemetry::server_metrics::ServerRunStats,
-) -> Vec<(String, Vec<String>)> {
-    let lines = r.lines();
-    if lines.is_empty() {
-        Vec::new()
-    } else {
-        vec![("Server".to_string(), lines)]
-    }
-}
-
-/// Put the server's run view under `tokscope.server` in the result.
-pub fn add_server_json(
-    result: &mut serde_json::Value,
-    r: &crate::telemetry::server_metrics::ServerRunStats,
-) {
-    if r.scrapes == 0 {
-        return;
-    }
-    if let Some(ts) = result.get_mut("tokscope").and_then(|t| t.as_object_mut()) {
-        ts.insert("server".into(), serde_json::to_value(r).unwrap_or_default());
-    }
-}
-
-/// The GPU block of the result JSON, with joules per output token.
-pub fn gpu_json(g: &crate::telemetry::gpu::GpuRunSummary, output_tokens: u64) -> serde_json::Value {
-    let mut v = serde_json::to_value(g).unwrap_or(serde_json::Value::Null);
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(
-            "joules_per_output_token".into(),
-            serde_json::json!(g.joules_per_output_token(output_tokens)),
-        );
-        if let Some(gpus) = obj.get_mut("gpus").and_then(|x| x.as_array_mut()) {
-            for (one, stats) in gpus.iter_mut().zip(&g.gpus) {
-                if let Some(o) = one.as_object_mut() {
-                    o.insert(
-                        "joules_per_output_token".into(),
-                        serde_json::json!(stats.joules_per_output_token(output_tokens)),
-                    );
-                }
-            }
-        }
-    }
-    v
 }
 
 /// Wait for a signal that may not have been installed (then never).

@@ -3,7 +3,7 @@
 //! are summed over every series of a name (vLLM has one per engine, SGLang per rank).
 
 use crate::telemetry::prom;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -140,9 +140,10 @@ pub struct ServerView {
 
 /// What the server itself reported over a run: its queue, its KV cache, and its own count of
 /// generated tokens (a cross-check of ours).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ServerRunStats {
-    pub server: &'static str,
+    pub server: String,
     pub scrapes: u64,
     pub peak_running: Option<f64>,
     pub peak_waiting: Option<f64>,
@@ -178,7 +179,7 @@ impl ServerRunStats {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        self.server = m.server;
+        self.server = m.server.to_string();
         self.scrapes += 1;
         self.peak_running = max(self.peak_running, m.running);
         self.peak_waiting = max(self.peak_waiting, m.waiting);
