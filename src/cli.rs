@@ -2,8 +2,15 @@
 //!
 //! Flag names follow `vllm bench serve` so people can paste their command lines.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::plan::Dataset;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+
+mod to_plan;
+pub use to_plan::{resolve_base_url, PlanDefaults};
+#[cfg(test)]
+pub(crate) use to_plan::{test_args, test_plan};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,21 +67,9 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum EndpointKind {
-    /// /v1/chat/completions
-    #[default]
-    Chat,
-    /// /v1/completions
-    Completions,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum DatasetName {
-    #[default]
-    Random,
-    Sharegpt,
-    Custom,
+/// `--dataset-name`: the plan's own enum, with clap's list of names for help and errors.
+fn dataset_parser() -> impl TypedValueParser<Value = Dataset> {
+    PossibleValuesParser::new(Dataset::NAMES).map(|s| Dataset::from_name(&s).unwrap_or_default())
 }
 
 /// Flags shared by `bench` and the dashboard.
@@ -173,8 +168,8 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
-    #[arg(long, value_enum, default_value_t = DatasetName::Random)]
-    pub dataset_name: DatasetName,
+    #[arg(long, value_parser = dataset_parser(), default_value = "random")]
+    pub dataset_name: Dataset,
     #[arg(long, value_name = "FILE")]
     pub dataset_path: Option<PathBuf>,
     #[arg(long, default_value_t = 1024)]

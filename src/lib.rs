@@ -10,6 +10,7 @@ pub mod faces;
 pub mod load;
 pub mod metrics;
 pub mod mock;
+pub mod plan;
 pub mod protocol;
 pub mod report;
 pub mod runner;

@@ -2,15 +2,14 @@
 //! validate every flag (before anything is sent), resolve the model, probe the server once,
 //! then start the recorder and the engine.
 
-use crate::cli::LoadArgs;
 use crate::load::engine::{self, Command, EngineConfig, EngineOutcome};
 use crate::load::record::{ErrorKind, RequestEvent, TokenSource};
-use crate::metrics::recorder::{self, parse_goodput, RecorderConfig, RecorderOutcome};
+use crate::metrics::recorder::{self, RecorderConfig, RecorderOutcome};
 use crate::metrics::snapshot::{Control, RunInfo, Snapshot};
-use crate::metrics::stats::parse_percentiles;
-use crate::protocol::client::{parse_headers, run_collecting, Client, ClientConfig, RequestSpec};
+use crate::plan::RunPlan;
+use crate::protocol::client::{run_collecting, Client, ClientConfig, RequestSpec};
 use crate::report::result::{ResultPaths, RunMeta};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -25,31 +24,6 @@ pub struct SetupError(pub String);
 
 fn bad(msg: impl Into<String>) -> anyhow::Error {
     SetupError(msg.into()).into()
-}
-
-/// Where the load goes, from a positional URL, `--base-url`, or `--host`/`--port`.
-pub fn resolve_base_url(
-    positional: Option<&str>,
-    load: &LoadArgs,
-) -> anyhow::Result<Option<String>> {
-    let raw = match (positional, load.base_url.as_deref()) {
-        (Some(p), Some(b)) if p.trim_end_matches('/') != b.trim_end_matches('/') => {
-            return Err(bad(format!(
-                "two different servers given: '{p}' and --base-url '{b}'; give one"
-            )))
-        }
-        (Some(p), _) => Some(p.to_string()),
-        (None, Some(b)) => Some(b.to_string()),
-        (None, None) => match (&load.host, load.port) {
-            (None, None) => None,
-            (h, p) => Some(format!(
-                "http://{}:{}",
-                h.as_deref().unwrap_or("127.0.0.1"),
-                p.unwrap_or(8000)
-            )),
-        },
-    };
-    raw.map(|r| normalize_url(&r)).transpose()
 }
 
 /// `host:port`, a full URL, or a pasted endpoint URL -> `scheme://host:port[/prefix]`.
@@ -80,20 +54,6 @@ pub fn normalize_url(raw: &str) -> anyhow::Result<String> {
     Ok(base)
 }
 
-fn parse_json_object(
-    flag: &str,
-    raw: &Option<String>,
-) -> anyhow::Result<Option<serde_json::Map<String, Value>>> {
-    let Some(raw) = raw else { return Ok(None) };
-    match serde_json::from_str::<Value>(raw) {
-        Ok(Value::Object(m)) => Ok(Some(m)),
-        Ok(_) => Err(bad(format!(
-            "{flag}: '{raw}' is JSON but not an object (expected e.g. '{{\"top_k\": 20}}')"
-        ))),
-        Err(e) => Err(bad(format!("{flag}: '{raw}' is not valid JSON ({e})"))),
-    }
-}
-
 /// Find out before the run, not after it, that the result cannot be written.
 pub fn check_writable(paths: &ResultPaths) -> anyhow::Result<()> {
     if let Some(dir) = paths.json.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -115,45 +75,6 @@ pub fn check_writable(paths: &ResultPaths) -> anyhow::Result<()> {
         })
 }
 
-/// A positive, finite number of seconds that fits a `Duration`.
-fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
-    let v_shown = crate::console::number(v);
-    if v.is_nan() || v <= 0.0 {
-        return Err(bad(format!(
-            "{flag}: '{v_shown}' must be a positive number of seconds"
-        )));
-    }
-    // Anything past a year is a typo, and huge values would overflow the clock arithmetic.
-    if v > 366.0 * 86400.0 || !v.is_finite() {
-        return Err(bad(format!(
-            "{flag}: '{v_shown}' seconds is more than a year; give a smaller value"
-        )));
-    }
-    Ok(Duration::from_secs_f64(v))
-}
-
-/// Parse `--request-rate` ("inf" or a positive number).
-pub fn parse_rate(s: &str) -> anyhow::Result<Option<f64>> {
-    let t = s.trim().to_ascii_lowercase();
-    if t == "inf" || t == "infinity" {
-        return Ok(None);
-    }
-    match t.parse::<f64>() {
-        Ok(r) if r.is_infinite() && r > 0.0 => Ok(None),
-        Ok(r) if r > 1e6 && r.is_finite() => Err(bad(format!(
-            "--request-rate: '{s}' requests per second is beyond any server; use 'inf' to send as fast as possible"
-        ))),
-        Ok(r) if r > 0.0 && r < bounds::MIN_RATE => Err(bad(format!(
-            "--request-rate: '{s}' is less than one request every 10,000 s; use {} or more",
-            bounds::MIN_RATE
-        ))),
-        Ok(r) if r > 0.0 && r.is_finite() => Ok(Some(r)),
-        _ => Err(bad(format!(
-            "--request-rate: '{s}' is not a positive number or 'inf'"
-        ))),
-    }
-}
-
 /// Everything validated, ready to start.
 pub struct Prepared {
     pub client: Arc<Client>,
@@ -169,65 +90,25 @@ pub struct Prepared {
     pub warnings: Vec<String>,
 }
 
-/// Validate flags, resolve the model, probe the server. `default_concurrency` applies when
-/// neither a rate nor a concurrency was given (the dashboard's choice; `bench` passes None).
-pub async fn prepare(
-    base_url: &str,
-    load: &LoadArgs,
-    simulated: bool,
-    default_concurrency: Option<u32>,
-    default_prompts: Option<u64>,
-) -> anyhow::Result<Prepared> {
-    let rate = parse_rate(&load.request_rate)?;
-    let percentiles = parse_percentiles(&load.metric_percentiles).map_err(bad)?;
-    let goodput = parse_goodput(&load.goodput).map_err(bad)?;
-    let headers = parse_headers(&load.headers).map_err(bad)?;
-    let extra_body = parse_json_object("--extra-body", &load.extra_body)?;
-    let template_kwargs = parse_json_object("--chat-template-kwargs", &load.chat_template_kwargs)?;
-    let timeout = seconds("--timeout", load.timeout)?;
-    bounds::check(load, rate).map_err(bad)?;
-    let duration = load
-        .duration
-        .map(|d| seconds("--duration", d))
-        .transpose()?;
-    let drain_timeout = seconds("--drain-timeout", load.drain_timeout)?;
-    crate::telemetry::gpu::MonitorConfig::from_load_args(load).map_err(bad)?;
-    let endpoint = if load.endpoint.starts_with('/') {
-        load.endpoint.clone()
-    } else {
-        format!("/{}", load.endpoint)
-    };
-    let metadata = load
-        .metadata
-        .iter()
-        .map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| bad(format!("--metadata: '{kv}' is not KEY=VALUE")))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut max_concurrency = load.max_concurrency;
-    if rate.is_none() && max_concurrency.is_none() {
-        max_concurrency = default_concurrency;
-    }
-    let num_prompts = match (load.num_prompts, duration) {
-        (Some(0), _) => return Err(bad("--num-prompts: '0' sends nothing; use 1 or more")),
-        (Some(n), _) => Some(n),
-        (None, Some(_)) => None,
-        (None, None) => default_prompts,
-    };
-    if rate.is_none() && max_concurrency.is_none() && num_prompts.is_none() {
-        return Err(bad(
-            "an infinite --request-rate with no --max-concurrency and no --num-prompts would open \
-             connections without bound; set one of them",
-        ));
-    }
-
-    // Prompts and arrivals before any network: their flag errors need no server.
-    let mut workload = crate::load::workload::build(load).map_err(|e| bad(format!("{e:#}")))?;
-    let arrivals = crate::load::workload::arrival::ArrivalSchedule::from_load(
-        load,
+/// Resolve the model, probe the server, and build what the run needs from a checked plan.
+/// `base_url` is where the load goes (the plan's, or the simulator the dashboard started).
+pub async fn prepare(base_url: &str, plan: &RunPlan, simulated: bool) -> anyhow::Result<Prepared> {
+    let (req, load) = (&plan.request, &plan.load);
+    let (rate, max_concurrency, num_prompts, duration) = (
+        load.request_rate,
+        load.max_concurrency,
+        load.num_prompts,
+        load.duration,
+    );
+    let timeout = req.timeout;
+    let endpoint = req.endpoint.clone();
+    // Prompts and arrivals before any network: their file errors need no server.
+    let mut workload =
+        crate::load::workload::build(&plan.workload).map_err(|e| bad(format!("{e:#}")))?;
+    let arrivals = crate::load::workload::arrival::ArrivalSchedule::new(
         rate,
+        load.burstiness,
+        load.seed,
         if duration.is_none() {
             num_prompts
         } else {
@@ -248,9 +129,9 @@ pub async fn prepare(
     let shown_base = crate::protocol::client::redact_userinfo(base_url);
 
     // The model: --model, or the server's first.
-    let http = crate::protocol::client::http_client(&headers, load.api_key.as_deref())
+    let http = crate::protocol::client::http_client(&req.headers, req.api_key.as_deref())
         .map_err(|e| bad(format!("{e:#}")))?;
-    let model = match &load.model {
+    let model = match &req.model {
         Some(m) => m.clone(),
         None => {
             let ids = crate::protocol::client::list_models(&http, base_url)
@@ -263,27 +144,27 @@ pub async fn prepare(
             })?
         }
     };
-    let sent_model = load
+    let sent_model = req
         .served_model_name
         .clone()
         .unwrap_or_else(|| model.clone());
     let mut ccfg = ClientConfig::new(base_url, &endpoint, &sent_model);
-    ccfg.headers = headers;
-    ccfg.api_key = load.api_key.clone();
-    ccfg.extra_body = extra_body;
-    ccfg.chat_template_kwargs = template_kwargs.map(Value::Object);
-    ccfg.ignore_eos = load.ignore_eos;
-    ccfg.temperature = load.temperature;
-    ccfg.top_p = load.top_p;
-    ccfg.include_usage = !load.no_stream_usage;
-    ccfg.max_completion_tokens = !load.no_max_completion_tokens;
+    ccfg.headers = req.headers.clone();
+    ccfg.api_key = req.api_key.clone();
+    ccfg.extra_body = req.extra_body.clone();
+    ccfg.chat_template_kwargs = req.chat_template_kwargs.clone().map(Value::Object);
+    ccfg.ignore_eos = req.ignore_eos;
+    ccfg.temperature = req.temperature;
+    ccfg.top_p = req.top_p;
+    ccfg.include_usage = req.include_usage;
+    ccfg.max_completion_tokens = req.max_completion_tokens;
     ccfg.timeout = timeout;
     let mut client = Client::new(ccfg).map_err(|e| bad(format!("{e:#}")))?;
 
     // One probe request: endpoint, model and credentials, as `vllm bench serve` does. A
     // transient failure (5xx, 429, a cut stream) is retried twice; a 4xx or a refused
     // connection is final.
-    if !load.no_probe {
+    if req.probe {
         let job = job_of(workload.next_prompt());
         let spec = RequestSpec {
             id: u64::MAX,
@@ -333,13 +214,9 @@ pub async fn prepare(
         model: model.clone(),
         endpoint: endpoint.clone(),
         simulated,
-        dataset: format!("{:?}", load.dataset_name).to_ascii_lowercase(),
-        input_len: (load.dataset_name == crate::cli::DatasetName::Random)
-            .then_some(load.random_input_len),
-        output_len: match load.dataset_name {
-            crate::cli::DatasetName::Random => Some(load.random_output_len),
-            _ => load.sharegpt_output_len,
-        },
+        dataset: plan.workload.dataset.name().into(),
+        input_len: plan.workload.input_len(),
+        output_len: plan.workload.output_len(),
         num_prompts,
         duration_limit: duration,
     };
@@ -348,32 +225,37 @@ pub async fn prepare(
         request_rate: rate,
         paused: false,
     };
+    // The flags as given, with the server this run really used (the simulator's, say).
+    let mut config = plan.flags_echo.clone();
+    if let Some(o) = config.as_object_mut() {
+        o.insert("base_url".into(), Value::from(shown_base.as_str()));
+    }
     let meta = RunMeta {
         date: chrono::Local::now().format("%Y%m%d-%H%M%S").to_string(),
-        endpoint_type: if client.config.is_chat() {
-            "openai-chat".into()
-        } else {
-            "openai".into()
-        },
-        label: load.label.clone(),
+        endpoint_type: req.kind.result_word().into(),
+        label: plan.output.label.clone(),
         model_id: model,
-        tokenizer_id: load.tokenizer.as_ref().map(|p| p.display().to_string()),
+        tokenizer_id: plan
+            .workload
+            .tokenizer
+            .as_ref()
+            .map(|p| p.display().to_string()),
         num_prompts,
         request_rate: rate,
         burstiness: load.burstiness,
         max_concurrency,
-        metadata,
-        config: sanitized_config(load, &shown_base),
+        metadata: plan.output.metadata.clone(),
+        config,
     };
     let paths = ResultPaths::new(
-        load.result_dir.as_deref(),
-        load.result_filename.as_deref(),
+        plan.output.result_dir.as_deref(),
+        plan.output.result_filename.as_deref(),
         &meta,
     );
     let mut rcfg = RecorderConfig::new(info.clone());
-    rcfg.percentiles = percentiles;
-    rcfg.goodput = goodput;
-    rcfg.detailed = load.save_detailed;
+    rcfg.percentiles = plan.stats.percentiles.clone();
+    rcfg.goodput = plan.stats.goodput.clone();
+    rcfg.detailed = plan.stats.detailed;
     rcfg.control = control;
     Ok(Prepared {
         client,
@@ -382,7 +264,7 @@ pub async fn prepare(
         engine: EngineConfig {
             num_prompts,
             duration,
-            drain_timeout: Some(drain_timeout),
+            drain_timeout: Some(load.drain_timeout),
             num_warmups: load.num_warmups,
             control,
         },
@@ -390,7 +272,7 @@ pub async fn prepare(
         prompts: Box::new(Prompts(workload)),
         arrivals: Box::new(Schedule(arrivals)),
         paths,
-        save_result: load.save_result || load.save_detailed,
+        save_result: plan.output.save_result,
         warnings,
     })
 }
@@ -558,39 +440,6 @@ fn probe_failure(
     }
 }
 
-/// The flags that shaped the run, for the result file (no secrets, no header values).
-fn sanitized_config(load: &LoadArgs, base_url: &str) -> Value {
-    json!({
-        "base_url": base_url,
-        "endpoint": load.endpoint,
-        "model": load.model,
-        "headers": load.headers.iter().map(|h| h.split(['=', ':']).next().unwrap_or("").to_string()).collect::<Vec<_>>(),
-        "api_key_set": load.api_key.is_some(),
-        "extra_body": load.extra_body,
-        "chat_template_kwargs": load.chat_template_kwargs,
-        "ignore_eos": load.ignore_eos,
-        "temperature": load.temperature,
-        "stream_usage": !load.no_stream_usage,
-        "max_concurrency": load.max_concurrency,
-        "request_rate": load.request_rate,
-        "burstiness": load.burstiness,
-        "num_prompts": load.num_prompts,
-        "duration": load.duration,
-        "drain_timeout": load.drain_timeout,
-        "num_warmups": load.num_warmups,
-        "seed": load.seed,
-        "dataset_name": format!("{:?}", load.dataset_name).to_ascii_lowercase(),
-        "dataset_path": load.dataset_path,
-        "random_input_len": load.random_input_len,
-        "random_output_len": load.random_output_len,
-        "random_range_ratio": load.random_range_ratio,
-        "random_prefix_len": load.random_prefix_len,
-        "tokenizer": load.tokenizer,
-        "metric_percentiles": load.metric_percentiles,
-        "goodput": load.goodput,
-    })
-}
-
 /// A started run: faces read `snapshots`, send `commands`, and await `done`.
 pub struct Running {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
@@ -652,87 +501,5 @@ pub fn start(p: Prepared, jsonl: bool) -> Running {
         snapshots: snap_rx,
         commands: cmd_tx,
         done,
-    }
-}
-
-/// `tokscope bench ARGS...`'s load flags, for unit tests of what reads them.
-#[cfg(test)]
-pub(crate) fn test_load(args: &[&str]) -> LoadArgs {
-    use clap::Parser;
-    let mut v = vec!["tokscope", "bench"];
-    v.extend_from_slice(args);
-    match crate::cli::Cli::parse_from(v).command {
-        Some(crate::cli::Command::Bench(b)) => b.load.clone(),
-        _ => unreachable!(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(args: &[&str]) -> LoadArgs {
-        test_load(args)
-    }
-
-    #[test]
-    fn base_url_forms() {
-        let l = load(&[]);
-        assert_eq!(
-            resolve_base_url(Some("127.0.0.1:8000"), &l)
-                .unwrap()
-                .as_deref(),
-            Some("http://127.0.0.1:8000")
-        );
-        assert_eq!(
-            resolve_base_url(Some("http://h:1/v1/chat/completions"), &l)
-                .unwrap()
-                .as_deref(),
-            Some("http://h:1")
-        );
-        assert_eq!(resolve_base_url(None, &l).unwrap(), None);
-        let l = load(&["--port", "9000"]);
-        assert_eq!(
-            resolve_base_url(None, &l).unwrap().as_deref(),
-            Some("http://127.0.0.1:9000")
-        );
-        let l = load(&["--base-url", "http://a:1"]);
-        assert_eq!(
-            resolve_base_url(Some("http://b:2"), &l)
-                .unwrap_err()
-                .to_string(),
-            "two different servers given: 'http://b:2' and --base-url 'http://a:1'; give one"
-        );
-        assert!(resolve_base_url(Some("ftp://x"), &load(&[])).is_err());
-    }
-
-    #[rstest::rstest]
-    #[case("inf", None)]
-    #[case("INF", None)]
-    #[case(" Infinity ", None)]
-    #[case("1e400", None)]
-    #[case("2.5", Some(2.5))]
-    #[case("0.5", Some(0.5))]
-    #[case("1e6", Some(1e6))]
-    fn rate_parsing_accepts(#[case] s: &str, #[case] want: Option<f64>) {
-        assert_eq!(parse_rate(s).unwrap(), want);
-    }
-
-    /// Every message `--request-rate` can give, word for word: this is the only parser of the
-    /// flag (the arrival schedule takes its result).
-    #[rstest::rstest]
-    #[case("-1", "--request-rate: '-1' is not a positive number or 'inf'")]
-    #[case("0", "--request-rate: '0' is not a positive number or 'inf'")]
-    #[case("", "--request-rate: '' is not a positive number or 'inf'")]
-    #[case("fast", "--request-rate: 'fast' is not a positive number or 'inf'")]
-    #[case("NaN", "--request-rate: 'NaN' is not a positive number or 'inf'")]
-    #[case("-inf", "--request-rate: '-inf' is not a positive number or 'inf'")]
-    #[case("4rps", "--request-rate: '4rps' is not a positive number or 'inf'")]
-    #[case(
-        "2e6",
-        "--request-rate: '2e6' requests per second is beyond any server; use 'inf' to send as fast as possible"
-    )]
-    fn rate_parsing_refuses(#[case] s: &str, #[case] want: &str) {
-        assert_eq!(parse_rate(s).unwrap_err().to_string(), want);
     }
 }

@@ -51,7 +51,11 @@ async fn ttft_is_live_within_one_publish_of_the_first_token() {
     let Some(tokscope::cli::Command::Bench(args)) = cli.command else {
         unreachable!()
     };
-    let prepared = tokscope::runner::prepare(&mock.base_url(), &args.load, true, None, None)
+    let plan = args
+        .load
+        .to_plan(None, tokscope::cli::PlanDefaults::default())
+        .unwrap();
+    let prepared = tokscope::runner::prepare(&mock.base_url(), &plan, true)
         .await
         .unwrap();
     let running = tokscope::runner::start(prepared, false);

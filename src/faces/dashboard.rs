@@ -45,8 +45,14 @@ pub fn run(args: DashboardArgs) -> ExitCode {
 fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Result<ExitCode> {
     // Bad flags and theme errors are reported before anything starts.
     crate::tui::prepare(&args.ui).map_err(|e| crate::runner::SetupError(format!("{e:#}")))?;
-    let base = runner::resolve_base_url(args.url.as_deref(), &args.load)?;
-    let (base, mock) = match base {
+    let plan = args.load.to_plan(
+        args.url.as_deref(),
+        crate::cli::PlanDefaults {
+            concurrency: Some(DEFAULT_CONCURRENCY),
+            prompts: None,
+        },
+    )?;
+    let (base, mock) = match plan.base_url.clone() {
         Some(b) => (b, None),
         None => {
             let server = rt.block_on(crate::mock::start(demo_mock_config()))?;
@@ -54,13 +60,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         }
     };
     let simulated = mock.is_some();
-    let prepared = rt.block_on(runner::prepare(
-        &base,
-        &args.load,
-        simulated,
-        Some(DEFAULT_CONCURRENCY),
-        None,
-    ))?;
+    let prepared = rt.block_on(runner::prepare(&base, &plan, simulated))?;
     let meta = prepared.meta.clone();
     let paths = prepared.paths.clone();
     // The dashboard always writes its result: find out now, not after the run, if it cannot.
@@ -70,7 +70,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     }
     let _guard = rt.enter();
     let running = runner::start(prepared, true);
-    let gpu = crate::faces::headless::start_gpu(&args.load)?.map(Arc::new);
+    let gpu = crate::faces::headless::start_gpu(&plan.gpu).map(Arc::new);
     let server = crate::telemetry::server_metrics::spawn_scraper(
         base.clone(),
         std::time::Duration::from_secs(2),
@@ -96,7 +96,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         gpu_run: gpu_run.clone(),
         server: server_rx.clone(),
         base: base.clone(),
-        goodput: !args.load.goodput.is_empty(),
+        goodput: !plan.stats.goodput.is_empty(),
         rt: rt.handle().clone(),
     };
     let on_save: crate::tui::SaveFn = Box::new(move |snap| save.write(snap));
@@ -130,7 +130,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     let mut outcome = outcome;
     if quit_by_key
         && meta.num_prompts.is_none()
-        && args.load.duration.is_none()
+        && plan.load.duration.is_none()
         && outcome.snapshot.interrupted
     {
         let mut s = (*outcome.snapshot).clone();
@@ -143,7 +143,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         gpu_stats.as_ref(),
         &server_rx,
         &base,
-        !args.load.goodput.is_empty(),
+        !plan.stats.goodput.is_empty(),
     ));
     // The simulator goes only now, after the report's last reading of its /metrics.
     if let Some(m) = mock {

@@ -39,15 +39,22 @@ pub fn run(args: BenchArgs) -> ExitCode {
 }
 
 async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let base = runner::resolve_base_url(args.url.as_deref(), &args.load)?.ok_or_else(|| {
+    // vLLM's default is 1000 prompts; a --duration run needs no count.
+    let plan = args.load.to_plan(
+        args.url.as_deref(),
+        crate::cli::PlanDefaults {
+            concurrency: None,
+            prompts: Some(1000),
+        },
+    )?;
+    let base = plan.base_url.clone().ok_or_else(|| {
         SetupError(
             "no server given: pass its URL (e.g. 'tokscope bench http://127.0.0.1:8000'), or start \
              the simulator with 'tokscope mock' and point bench at it"
                 .into(),
         )
     })?;
-    // vLLM's default is 1000 prompts; a --duration run needs no count.
-    let mut prepared = runner::prepare(&base, &args.load, false, None, Some(1000)).await?;
+    let mut prepared = runner::prepare(&base, &plan, false).await?;
     // Nothing shows the recent window headless: skip its percentiles on every publish.
     prepared.recorder.recent_percentiles = false;
     let meta = prepared.meta.clone();
@@ -66,7 +73,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "tokscope bench: model '{}' at {}{} | {} | concurrency {} | rate {}",
         meta.model_id,
         prepared.info.base_url,
-        args.load.endpoint,
+        plan.request.endpoint,
         match (num_prompts, duration) {
             (Some(n), _) => format!("{n} prompts"),
             (None, Some(d)) => format!("{:.0} s", d.as_secs_f64()),
@@ -79,7 +86,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .map(|r| format!("{r}/s"))
             .unwrap_or_else(|| "inf".into()),
     );
-    let gpu = start_gpu(&args.load)?;
+    let gpu = start_gpu(&plan.gpu);
     let server =
         crate::telemetry::server_metrics::spawn_scraper(base.clone(), Duration::from_secs(1));
     let running = runner::start(prepared, save);
@@ -100,7 +107,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         gpu_stats.as_ref(),
         &server,
         &base,
-        !args.load.goodput.is_empty(),
+        !plan.stats.goodput.is_empty(),
     )
     .await;
     let (summary, report) = (&finished.summary, &finished.report);
@@ -147,13 +154,12 @@ pub async fn gpu_run_from_timed_start(
 /// Start GPU sampling for a run (local backends and `--gpu-endpoint`s). No GPU is not an
 /// error: the monitor then simply has nothing to report.
 pub fn start_gpu(
-    load: &crate::cli::LoadArgs,
-) -> anyhow::Result<Option<crate::telemetry::gpu::GpuMonitor>> {
-    let cfg = crate::telemetry::gpu::MonitorConfig::from_load_args(load).map_err(SetupError)?;
+    cfg: &crate::telemetry::gpu::MonitorConfig,
+) -> Option<crate::telemetry::gpu::GpuMonitor> {
     if cfg.local.is_none() && cfg.endpoints.is_empty() {
-        return Ok(None);
+        return None;
     }
-    Ok(crate::telemetry::gpu::GpuMonitor::start(cfg).ok())
+    crate::telemetry::gpu::GpuMonitor::start(cfg.clone()).ok()
 }
 
 /// Wait for a signal that may not have been installed (then never).

@@ -30,7 +30,7 @@ pub use corpus::Lang;
 pub use random::RandomConfig;
 pub use tokens::{Estimator, ExactTokenizer, EN_CHARS_PER_TOKEN, ZH_CHARS_PER_TOKEN};
 
-use crate::cli::{DatasetName, LoadArgs};
+use crate::plan::{Dataset, WorkloadPlan};
 use anyhow::anyhow;
 use file::FileDataset;
 use random::RandomDataset;
@@ -204,9 +204,10 @@ impl Iterator for Workload {
     }
 }
 
-/// Build the workload the load flags describe. Every error names the flag and its value.
-pub fn build(load: &LoadArgs) -> anyhow::Result<Workload> {
-    check_flags(load).map_err(|e| anyhow!(e))?;
+/// Build the workload a plan describes (reading its files). Every error names the flag and
+/// its value.
+pub fn build(load: &WorkloadPlan) -> anyhow::Result<Workload> {
+    check_plan(load).map_err(|e| anyhow!(e))?;
     let tokenizer = match &load.tokenizer {
         Some(p) => Some(ExactTokenizer::load(p).map_err(|e| anyhow!(e))?),
         None => None,
@@ -215,8 +216,8 @@ pub fn build(load: &LoadArgs) -> anyhow::Result<Workload> {
         exact: tokenizer,
         estimator: Estimator::default(),
     };
-    let source = match (load.dataset_name, &load.dataset_path) {
-        (DatasetName::Random, _) => Source::Random(Box::new(RandomDataset::new(
+    let source = match (load.dataset, &load.dataset_path) {
+        (Dataset::Random, _) => Source::Random(Box::new(RandomDataset::new(
             RandomConfig {
                 input_len: load.random_input_len,
                 output_len: load.random_output_len,
@@ -226,17 +227,22 @@ pub fn build(load: &LoadArgs) -> anyhow::Result<Workload> {
             },
             &counter,
         ))),
-        (DatasetName::Sharegpt, Some(path)) => Source::File {
+        (Dataset::Sharegpt, Some(path)) => Source::File {
             ds: FileDataset::sharegpt(path, load.sharegpt_output_len, load.seed, &counter)
                 .map_err(|e| anyhow!(e))?,
             path: path.display().to_string(),
         },
-        (DatasetName::Custom, Some(path)) => Source::File {
+        (Dataset::Custom, Some(path)) => Source::File {
             ds: FileDataset::custom(path, load.sharegpt_output_len, load.random_output_len)
                 .map_err(|e| anyhow!(e))?,
             path: path.display().to_string(),
         },
-        (_, None) => unreachable!("check_flags requires --dataset-path for file datasets"),
+        (_, None) => {
+            return Err(anyhow!(
+                "--dataset-name {} needs --dataset-path FILE",
+                load.dataset.name()
+            ))
+        }
     };
     Ok(Workload {
         source,
@@ -245,8 +251,8 @@ pub fn build(load: &LoadArgs) -> anyhow::Result<Workload> {
     })
 }
 
-/// The cheap checks, before any file is read.
-fn check_flags(load: &LoadArgs) -> Result<(), String> {
+/// The cheap checks of a workload plan, before any file is read (the plan's builder runs them).
+pub fn check_plan(load: &WorkloadPlan) -> Result<(), String> {
     let r = load.random_range_ratio;
     if !(0.0..1.0).contains(&r) {
         return Err(format!(
@@ -259,8 +265,8 @@ fn check_flags(load: &LoadArgs) -> Result<(), String> {
     if load.sharegpt_output_len == Some(0) {
         return Err("--sharegpt-output-len '0' must be at least 1".into());
     }
-    let name = match load.dataset_name {
-        DatasetName::Random => {
+    let name = match load.dataset {
+        Dataset::Random => {
             if load.random_input_len == 0 {
                 return Err("--random-input-len '0' must be at least 1".into());
             }
@@ -273,8 +279,8 @@ fn check_flags(load: &LoadArgs) -> Result<(), String> {
             }
             return Ok(());
         }
-        DatasetName::Sharegpt => "sharegpt",
-        DatasetName::Custom => "custom",
+        Dataset::Sharegpt => "sharegpt",
+        Dataset::Custom => "custom",
     };
     let Some(path) = &load.dataset_path else {
         let what = if name == "sharegpt" {

@@ -4,8 +4,8 @@
 //! 1e-20`), hold memory without bound (`--num-warmups 18446744073709551615`) or build prompts of
 //! billions of tokens.
 
-use crate::cli::LoadArgs;
 use crate::console::number as show;
+use crate::plan::RunPlan;
 
 /// The lowest request rate: one request every 10,000 s. Slower than that is a typo.
 pub const MIN_RATE: f64 = 1e-4;
@@ -27,8 +27,10 @@ fn out_of_range(flag: &str, value: impl std::fmt::Display, range: &str) -> Strin
     format!("{flag}: '{value}' is out of range: {range}")
 }
 
-/// Check every numeric load flag against its bounds. `rate` is the parsed `--request-rate`.
-pub fn check(load: &LoadArgs, rate: Option<f64>) -> Result<(), String> {
+/// Check every numeric value of a plan against its bounds; the message names the flag.
+pub fn check(plan: &RunPlan) -> Result<(), String> {
+    let (load, work, req) = (&plan.load, &plan.workload, &plan.request);
+    let rate = load.request_rate;
     if let Some(c) = load.max_concurrency {
         if c == 0 {
             return Err("--max-concurrency: '0' would never send anything; use 1 or more".into());
@@ -74,10 +76,10 @@ pub fn check(load: &LoadArgs, rate: Option<f64>) -> Result<(), String> {
         ));
     }
     for (flag, v) in [
-        ("--random-input-len", Some(load.random_input_len)),
-        ("--random-output-len", Some(load.random_output_len)),
-        ("--random-prefix-len", Some(load.random_prefix_len)),
-        ("--sharegpt-output-len", load.sharegpt_output_len),
+        ("--random-input-len", Some(work.random_input_len)),
+        ("--random-output-len", Some(work.random_output_len)),
+        ("--random-prefix-len", Some(work.random_prefix_len)),
+        ("--sharegpt-output-len", work.sharegpt_output_len),
     ] {
         if let Some(v) = v.filter(|v| *v > MAX_TOKENS) {
             return Err(out_of_range(
@@ -87,7 +89,7 @@ pub fn check(load: &LoadArgs, rate: Option<f64>) -> Result<(), String> {
             ));
         }
     }
-    if let Some(t) = load.temperature {
+    if let Some(t) = req.temperature {
         if !(t.is_finite() && t >= 0.0) {
             return Err(out_of_range(
                 "--temperature",
@@ -96,7 +98,7 @@ pub fn check(load: &LoadArgs, rate: Option<f64>) -> Result<(), String> {
             ));
         }
     }
-    if let Some(p) = load.top_p {
+    if let Some(p) = req.top_p {
         if !(p > 0.0 && p <= 1.0) {
             return Err(out_of_range(
                 "--top-p",
@@ -161,7 +163,7 @@ pub fn open_files_warning(in_flight: u64, limit: Option<u64>) -> Option<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::test_load as load;
+    use crate::cli::test_plan;
 
     #[test]
     fn each_bound_names_its_flag_and_value() {
@@ -176,14 +178,10 @@ mod tests {
             (&["--num-prompts", "200000"], "--num-prompts: '200000' requests at once (infinite --request-rate, no --max-concurrency) is more than 100000 connections; set --max-concurrency or a --request-rate"),
         ];
         for (args, want) in cases {
-            assert_eq!(check(&load(args), None).unwrap_err(), *want, "{args:?}");
+            assert_eq!(test_plan(args).unwrap_err(), *want, "{args:?}");
         }
-        assert!(check(
-            &load(&["--num-prompts", "200000", "--max-concurrency", "8"]),
-            None
-        )
-        .is_ok());
-        assert!(check(&load(&[]), None).is_ok());
+        assert!(test_plan(&["--num-prompts", "200000", "--max-concurrency", "8"]).is_ok());
+        assert!(test_plan(&[]).is_ok());
     }
 
     #[test]

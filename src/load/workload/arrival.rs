@@ -118,17 +118,6 @@ impl ArrivalSchedule {
         Ok(s)
     }
 
-    /// Build from the load flags (`--burstiness`, `--seed`) and the rate the runner already
-    /// parsed from `--request-rate` (one parser, so users see one set of messages); `count` as
-    /// in `new`.
-    pub fn from_load(
-        load: &crate::cli::LoadArgs,
-        rate: Option<f64>,
-        count: Option<u64>,
-    ) -> Result<Self, String> {
-        Self::new(rate, load.burstiness, load.seed, count)
-    }
-
     /// The current rate (`None`: infinite).
     pub fn rate(&self) -> Option<f64> {
         self.rate

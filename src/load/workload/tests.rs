@@ -1,19 +1,12 @@
 //! Tests of `workload::build` and the `Workload` face the engine sees.
 
 use super::*;
-use clap::Parser;
 use rstest::rstest;
 
-#[derive(Debug, Parser)]
-struct Args {
-    #[command(flatten)]
-    load: LoadArgs,
-}
-
-/// The load flags as a user would type them.
-fn load(flags: &[&str]) -> LoadArgs {
-    let argv = std::iter::once("tokscope").chain(flags.iter().copied());
-    Args::try_parse_from(argv).unwrap().load
+/// The workload plan of the load flags as a user would type them (not yet checked: `build`
+/// checks it again).
+fn load(flags: &[&str]) -> WorkloadPlan {
+    crate::cli::test_args(flags).workload_plan()
 }
 
 fn build_err(flags: &[&str]) -> String {
@@ -209,12 +202,11 @@ fn info_serializes_for_the_result_file() {
 }
 
 #[test]
-fn arrival_schedule_from_flags() {
-    let l = load(&["--request-rate", "10", "--burstiness", "2", "--seed", "3"]);
-    let mut s = ArrivalSchedule::from_load(&l, Some(10.0), Some(100)).unwrap();
+fn arrival_schedule_from_plan_values() {
+    let mut s = ArrivalSchedule::new(Some(10.0), 2.0, 3, Some(100)).unwrap();
     let last = (0..100).map(|_| s.next_offset()).last().unwrap();
     assert!((last.as_secs_f64() - 10.0).abs() < 1e-6);
-    let err = ArrivalSchedule::from_load(&load(&["--burstiness", "0"]), None, None).unwrap_err();
+    let err = ArrivalSchedule::new(None, 0.0, 3, None).unwrap_err();
     assert!(
         err.starts_with("--burstiness '0' must be a positive number"),
         "{err}"

@@ -28,16 +28,17 @@ pub struct MonitorConfig {
 }
 
 impl MonitorConfig {
-    /// From the shared load flags (`--gpu-interval`, `--gpu-endpoint`, `--no-gpu`).
-    pub fn from_load_args(a: &crate::cli::LoadArgs) -> Result<Self, String> {
-        for e in &a.gpu_endpoints {
+    /// From `--gpu-interval` (seconds), `--gpu-endpoint`s and `--no-gpu`; a bad value is one
+    /// line naming it.
+    pub fn new(interval_s: f64, endpoints: &[String], no_gpu: bool) -> Result<Self, String> {
+        for e in endpoints {
             super::remote::parse_endpoint(e)?;
         }
-        let interval = super::check_interval(a.gpu_interval)?;
+        let interval = super::check_interval(interval_s)?;
         Ok(MonitorConfig {
             interval,
-            local: (!a.no_gpu).then(LocalConfig::from_env),
-            endpoints: a.gpu_endpoints.clone(),
+            local: (!no_gpu).then(LocalConfig::from_env),
+            endpoints: endpoints.to_vec(),
             remote_timeout: interval
                 .mul_f64(1.5)
                 .clamp(Duration::from_millis(500), Duration::from_secs(3)),

@@ -1,0 +1,273 @@
+//! The run plan: everything a run needs to know, parsed and validated once (`cli::to_plan`
+//! builds it from the flags; nothing below the faces sees clap). `runner` turns a plan into a
+//! running benchmark; a sweep is a list of plans.
+
+use crate::metrics::recorder::Slo;
+use crate::telemetry::gpu::MonitorConfig;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One run, fully described.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// `scheme://host:port[/prefix]`; `None`: the face decides (the dashboard starts its
+    /// simulator, `bench` refuses).
+    pub base_url: Option<String>,
+    pub request: RequestPlan,
+    pub load: LoadPlan,
+    pub workload: WorkloadPlan,
+    pub stats: StatsPlan,
+    pub gpu: MonitorConfig,
+    pub output: OutputPlan,
+    /// The flags as given (no secrets, no header values), kept in the result's
+    /// `tokscope.config` so a result says how it was made.
+    pub flags_echo: Value,
+}
+
+/// The API a run calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EndpointKind {
+    /// `/v1/chat/completions`: messages in, `delta.content` out.
+    #[default]
+    Chat,
+    /// `/v1/completions`: a prompt in, `text` out.
+    Completions,
+}
+
+impl EndpointKind {
+    /// The kind an endpoint path names: anything ending in `chat/completions` is chat.
+    pub fn of_path(path: &str) -> EndpointKind {
+        if path.trim_end_matches('/').ends_with("chat/completions") {
+            EndpointKind::Chat
+        } else {
+            EndpointKind::Completions
+        }
+    }
+    /// vLLM's `endpoint_type` word for the result file.
+    pub fn result_word(self) -> &'static str {
+        match self {
+            EndpointKind::Chat => "openai-chat",
+            EndpointKind::Completions => "openai",
+        }
+    }
+}
+
+/// What each request looks like and how it is sent.
+#[derive(Debug, Clone, Default)]
+pub struct RequestPlan {
+    /// API path with a leading `/`.
+    pub endpoint: String,
+    pub kind: EndpointKind,
+    /// `--model`; `None`: the server's first model.
+    pub model: Option<String>,
+    pub served_model_name: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub api_key: Option<String>,
+    pub extra_body: Option<Map<String, Value>>,
+    pub chat_template_kwargs: Option<Map<String, Value>>,
+    pub ignore_eos: bool,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub timeout: Duration,
+    /// Send one probe request before the run.
+    pub probe: bool,
+    /// Ask for `stream_options.include_usage`.
+    pub include_usage: bool,
+    /// Chat API: send `max_completion_tokens` beside `max_tokens`.
+    pub max_completion_tokens: bool,
+}
+
+/// How much load, and when.
+#[derive(Debug, Clone, Default)]
+pub struct LoadPlan {
+    /// Closed loop: at most this many in flight (`None`: uncapped).
+    pub max_concurrency: Option<u32>,
+    /// Open loop: requests per second (`None`: as fast as the cap allows).
+    pub request_rate: Option<f64>,
+    /// Gamma shape of inter-arrival times (1 = Poisson).
+    pub burstiness: f64,
+    /// Timed requests; `None` with a duration (or unbounded in the dashboard).
+    pub num_prompts: Option<u64>,
+    pub duration: Option<Duration>,
+    /// How long requests in flight may finish once sending stops.
+    pub drain_timeout: Duration,
+    pub num_warmups: u64,
+    /// Seed of the prompts and of the arrival times.
+    pub seed: u64,
+}
+
+/// Which prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dataset {
+    /// Random text from the built-in English/Chinese corpus, of set token lengths.
+    #[default]
+    Random,
+    /// A ShareGPT JSON file.
+    Sharegpt,
+    /// A JSONL file with one `{"prompt": ...}` per line.
+    Custom,
+}
+
+impl Dataset {
+    pub const NAMES: [&'static str; 3] = ["random", "sharegpt", "custom"];
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Random => "random",
+            Dataset::Sharegpt => "sharegpt",
+            Dataset::Custom => "custom",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Dataset> {
+        match s {
+            "random" => Some(Dataset::Random),
+            "sharegpt" => Some(Dataset::Sharegpt),
+            "custom" => Some(Dataset::Custom),
+            _ => None,
+        }
+    }
+}
+
+/// What to send.
+#[derive(Debug, Clone, Default)]
+pub struct WorkloadPlan {
+    pub dataset: Dataset,
+    pub dataset_path: Option<PathBuf>,
+    pub random_input_len: u32,
+    pub random_output_len: u32,
+    pub random_range_ratio: f64,
+    pub random_prefix_len: u32,
+    /// Output length of file prompts (overrides the file's own).
+    pub sharegpt_output_len: Option<u32>,
+    /// A tokenizer.json for exact prompt lengths.
+    pub tokenizer: Option<PathBuf>,
+    pub seed: u64,
+}
+
+impl WorkloadPlan {
+    /// The prompts' input length, when the dataset sets one.
+    pub fn input_len(&self) -> Option<u32> {
+        (self.dataset == Dataset::Random).then_some(self.random_input_len)
+    }
+    /// The requests' output length, when the flags set one.
+    pub fn output_len(&self) -> Option<u32> {
+        match self.dataset {
+            Dataset::Random => Some(self.random_output_len),
+            _ => self.sharegpt_output_len,
+        }
+    }
+}
+
+/// What the statistics report.
+#[derive(Debug, Clone, Default)]
+pub struct StatsPlan {
+    pub percentiles: Vec<f64>,
+    /// `--goodput` SLOs (empty: no goodput).
+    pub goodput: Vec<Slo>,
+    /// Per-request lists in the result (`--save-detailed`).
+    pub detailed: bool,
+}
+
+/// Where the result goes and what it is labelled.
+#[derive(Debug, Clone, Default)]
+pub struct OutputPlan {
+    pub save_result: bool,
+    pub result_dir: Option<PathBuf>,
+    pub result_filename: Option<String>,
+    pub metadata: Vec<(String, String)>,
+    pub label: Option<String>,
+}
+
+/// Parse a request rate: "inf" (or a positive infinity) is `None`, else a positive number in
+/// the bounds of `runner::bounds`. `flag` names the flag in the message.
+pub fn parse_rate(flag: &str, s: &str) -> Result<Option<f64>, String> {
+    use crate::runner::bounds::{MAX_RATE, MIN_RATE};
+    let t = s.trim().to_ascii_lowercase();
+    if t == "inf" || t == "infinity" {
+        return Ok(None);
+    }
+    match t.parse::<f64>() {
+        Ok(r) if r.is_infinite() && r > 0.0 => Ok(None),
+        Ok(r) if r > MAX_RATE && r.is_finite() => Err(format!(
+            "{flag}: '{s}' requests per second is beyond any server; use 'inf' to send as fast as possible"
+        )),
+        Ok(r) if r > 0.0 && r < MIN_RATE => Err(format!(
+            "{flag}: '{s}' is less than one request every 10,000 s; use {MIN_RATE} or more"
+        )),
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(Some(r)),
+        _ => Err(format!("{flag}: '{s}' is not a positive number or 'inf'")),
+    }
+}
+
+/// A positive, finite number of seconds that fits a `Duration` (at most a year).
+pub fn parse_seconds(flag: &str, v: f64) -> Result<Duration, String> {
+    let v_shown = crate::console::number(v);
+    if v.is_nan() || v <= 0.0 {
+        return Err(format!(
+            "{flag}: '{v_shown}' must be a positive number of seconds"
+        ));
+    }
+    // Anything past a year is a typo, and huge values would overflow the clock arithmetic.
+    if v > 366.0 * 86400.0 || !v.is_finite() {
+        return Err(format!(
+            "{flag}: '{v_shown}' seconds is more than a year; give a smaller value"
+        ));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rstest::rstest]
+    #[case("inf", None)]
+    #[case("INF", None)]
+    #[case(" Infinity ", None)]
+    #[case("1e400", None)]
+    #[case("2.5", Some(2.5))]
+    #[case("0.5", Some(0.5))]
+    #[case("1e6", Some(1e6))]
+    fn rate_parsing_accepts(#[case] s: &str, #[case] want: Option<f64>) {
+        assert_eq!(parse_rate("--request-rate", s).unwrap(), want);
+    }
+
+    /// Every message `--request-rate` can give, word for word: this is the only parser of the
+    /// flag (the arrival schedule takes its result).
+    #[rstest::rstest]
+    #[case("-1", "--request-rate: '-1' is not a positive number or 'inf'")]
+    #[case("0", "--request-rate: '0' is not a positive number or 'inf'")]
+    #[case("", "--request-rate: '' is not a positive number or 'inf'")]
+    #[case("fast", "--request-rate: 'fast' is not a positive number or 'inf'")]
+    #[case("NaN", "--request-rate: 'NaN' is not a positive number or 'inf'")]
+    #[case("-inf", "--request-rate: '-inf' is not a positive number or 'inf'")]
+    #[case("4rps", "--request-rate: '4rps' is not a positive number or 'inf'")]
+    #[case(
+        "2e6",
+        "--request-rate: '2e6' requests per second is beyond any server; use 'inf' to send as fast as possible"
+    )]
+    #[case(
+        "1e-20",
+        "--request-rate: '1e-20' is less than one request every 10,000 s; use 0.0001 or more"
+    )]
+    fn rate_parsing_refuses(#[case] s: &str, #[case] want: &str) {
+        assert_eq!(parse_rate("--request-rate", s).unwrap_err(), want);
+    }
+
+    #[test]
+    fn endpoint_kind_of_path() {
+        assert_eq!(
+            EndpointKind::of_path("/v1/chat/completions"),
+            EndpointKind::Chat
+        );
+        assert_eq!(
+            EndpointKind::of_path("/v1/chat/completions/"),
+            EndpointKind::Chat
+        );
+        assert_eq!(
+            EndpointKind::of_path("/v1/completions"),
+            EndpointKind::Completions
+        );
+        assert_eq!(EndpointKind::Chat.result_word(), "openai-chat");
+    }
+}
