@@ -57,10 +57,23 @@ impl LatencyMetric {
     pub fn title(self) -> &'static str {
         match self {
             LatencyMetric::Ttft => "Time to First Token",
-            LatencyMetric::Ttfo => "Time to First Output Token",
+            LatencyMetric::Ttfo => "Time to First Answer Token",
             LatencyMetric::Tpot => "Time per Output Token (excl. 1st token)",
             LatencyMetric::Itl => "Inter-token Latency",
             LatencyMetric::E2el => "End-to-end Latency",
+        }
+    }
+
+    /// Whether `vllm bench serve`'s own table has it (TTFO is tokscope's).
+    pub fn in_vllm_summary(self) -> bool {
+        self != LatencyMetric::Ttfo
+    }
+
+    /// The word on the dashboard's rows, where columns are narrow.
+    pub fn screen_label(self) -> &'static str {
+        match self {
+            LatencyMetric::E2el => "E2E",
+            m => m.short(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! ten times a second. Nothing else writes statistics, so the faces cannot disagree.
 
 use crate::load::record::{ErrorKind, RequestEvent, RequestRecord, TokenSource};
+use crate::metrics::latency::{LatencyMetric, PerMetric};
 use crate::metrics::snapshot::{
     Control, Counts, ErrorCount, LatencySet, LogLine, RunInfo, RunState, Series, Snapshot,
     StreamView, TimelineEvent, STREAMS_SHOWN,
@@ -21,15 +22,9 @@ use tokio::time::Instant;
 /// A goodput service-level objective: a metric and its limit in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Slo {
-    pub metric: SloMetric,
+    /// TTFT, TPOT or E2EL (the metrics `vllm bench serve --goodput` takes).
+    pub metric: LatencyMetric,
     pub limit_ms: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SloMetric {
-    Ttft,
-    Tpot,
-    E2el,
 }
 
 /// Parse `--goodput ttft:500 tpot:50 e2el:10000`.
@@ -39,16 +34,17 @@ pub fn parse_goodput(args: &[String]) -> Result<Vec<Slo>, String> {
         let (name, ms) = a
             .split_once(':')
             .ok_or_else(|| format!("--goodput: '{a}' is not METRIC:MS (e.g. ttft:500)"))?;
-        let metric = match name.trim().to_ascii_lowercase().as_str() {
-            "ttft" => SloMetric::Ttft,
-            "tpot" => SloMetric::Tpot,
-            "e2el" => SloMetric::E2el,
-            other => {
-                return Err(format!(
-                    "--goodput: unknown metric '{other}' (use ttft, tpot or e2el)"
-                ))
-            }
-        };
+        let name = name.trim().to_ascii_lowercase();
+        let metric = LatencyMetric::from_key(&name)
+            .filter(|m| {
+                matches!(
+                    m,
+                    LatencyMetric::Ttft | LatencyMetric::Tpot | LatencyMetric::E2el
+                )
+            })
+            .ok_or_else(|| {
+                format!("--goodput: unknown metric '{name}' (use ttft, tpot or e2el)")
+            })?;
         let limit_ms: f64 = ms
             .trim()
             .parse()
@@ -146,24 +142,41 @@ impl Recent {
     }
 }
 
+/// Whole-run distributions: one per latency metric, and the client queue time.
 #[derive(Debug, Default)]
 struct Dists {
-    ttft: Distribution,
-    ttfo: Distribution,
-    tpot: Distribution,
-    itl: Distribution,
-    e2el: Distribution,
+    by_metric: PerMetric<Distribution>,
     queue: Distribution,
 }
 
+/// Samples of the recent window, as `Dists`.
 #[derive(Debug, Default)]
 struct RecentSet {
-    ttft: Recent,
-    ttfo: Recent,
-    tpot: Recent,
-    itl: Recent,
-    e2el: Recent,
+    by_metric: PerMetric<Recent>,
     queue: Recent,
+}
+
+impl std::ops::Index<LatencyMetric> for Dists {
+    type Output = Distribution;
+    fn index(&self, m: LatencyMetric) -> &Distribution {
+        &self.by_metric[m]
+    }
+}
+impl std::ops::IndexMut<LatencyMetric> for Dists {
+    fn index_mut(&mut self, m: LatencyMetric) -> &mut Distribution {
+        &mut self.by_metric[m]
+    }
+}
+impl std::ops::Index<LatencyMetric> for RecentSet {
+    type Output = Recent;
+    fn index(&self, m: LatencyMetric) -> &Recent {
+        &self.by_metric[m]
+    }
+}
+impl std::ops::IndexMut<LatencyMetric> for RecentSet {
+    fn index_mut(&mut self, m: LatencyMetric) -> &mut Recent {
+        &mut self.by_metric[m]
+    }
 }
 
 /// The statistics of one run. Public for tests that drive it event by event.
@@ -363,12 +376,12 @@ impl Recorder {
     fn record_read(&mut self, s: u32, r: &live::ReadSamples) {
         let b = self.series.bucket_mut(s as usize);
         if let Some(t) = r.ttft {
-            b.ttft_sum_us += us64(t);
-            b.ttft_n += 1;
+            b.latency_sum_us[LatencyMetric::Ttft] += us64(t);
+            b.latency_n[LatencyMetric::Ttft] += 1;
         }
         if let Some(t) = r.ttfo {
-            b.ttfo_sum_us += us64(t);
-            b.ttfo_n += 1;
+            b.latency_sum_us[LatencyMetric::Ttfo] += us64(t);
+            b.latency_n[LatencyMetric::Ttfo] += 1;
         }
         let gaps = r
             .gap
@@ -376,18 +389,18 @@ impl Recorder {
             .map(|g| us64(*g))
             .chain((0..r.zero_gaps).map(|_| 0));
         for g in gaps {
-            b.itl_sum_us += g;
-            b.itl_n += 1;
-            self.whole.itl.record(g);
-            self.recent.itl.push(s, g.min(u64::from(u32::MAX)) as u32);
+            b.latency_sum_us[LatencyMetric::Itl] += g;
+            b.latency_n[LatencyMetric::Itl] += 1;
+            self.whole[LatencyMetric::Itl].record(g);
+            self.recent[LatencyMetric::Itl].push(s, g.min(u64::from(u32::MAX)) as u32);
         }
         if let Some(t) = r.ttft {
-            self.whole.ttft.record(us64(t));
-            self.recent.ttft.push(s, us32(t));
+            self.whole[LatencyMetric::Ttft].record(us64(t));
+            self.recent[LatencyMetric::Ttft].push(s, us32(t));
         }
         if let Some(t) = r.ttfo {
-            self.whole.ttfo.record(us64(t));
-            self.recent.ttfo.push(s, us32(t));
+            self.whole[LatencyMetric::Ttfo].record(us64(t));
+            self.recent[LatencyMetric::Ttfo].push(s, us32(t));
         }
     }
 
@@ -551,17 +564,17 @@ impl Recorder {
         let b = self.series.bucket_mut(done_sec as usize);
         let tpot = rec.tpot();
         if let Some(t) = tpot {
-            b.tpot_sum_us += us64(t);
-            b.tpot_n += 1;
+            b.latency_sum_us[LatencyMetric::Tpot] += us64(t);
+            b.latency_n[LatencyMetric::Tpot] += 1;
         }
-        b.e2e_sum_us += us64(rec.e2e);
-        b.e2e_n += 1;
+        b.latency_sum_us[LatencyMetric::E2el] += us64(rec.e2e);
+        b.latency_n[LatencyMetric::E2el] += 1;
         if let Some(t) = tpot {
-            self.whole.tpot.record(us64(t));
-            self.recent.tpot.push(done_sec, us32(t));
+            self.whole[LatencyMetric::Tpot].record(us64(t));
+            self.recent[LatencyMetric::Tpot].push(done_sec, us32(t));
         }
-        self.whole.e2el.record(us64(rec.e2e));
-        self.recent.e2el.push(done_sec, us32(rec.e2e));
+        self.whole[LatencyMetric::E2el].record(us64(rec.e2e));
+        self.recent[LatencyMetric::E2el].push(done_sec, us32(rec.e2e));
         let q = rec.queue_time();
         self.whole.queue.record(us64(q));
         self.recent.queue.push(done_sec, us32(q));
@@ -570,9 +583,12 @@ impl Recorder {
             let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
             let good = self.cfg.goodput.iter().all(|slo| {
                 let v = match slo.metric {
-                    SloMetric::Ttft => ms(rec.ttft),
-                    SloMetric::Tpot => ms(tpot),
-                    SloMetric::E2el => ms(Some(rec.e2e)),
+                    LatencyMetric::Ttft => ms(rec.ttft),
+                    LatencyMetric::Ttfo => ms(rec.ttfo),
+                    LatencyMetric::Tpot => ms(tpot),
+                    // A request's ITL samples are its gaps; its TPOT is their mean.
+                    LatencyMetric::Itl => ms(tpot),
+                    LatencyMetric::E2el => ms(Some(rec.e2e)),
                 };
                 v <= slo.limit_ms
             });
@@ -592,32 +608,17 @@ impl Recorder {
         let p = self.cfg.percentiles.clone();
         let whole = |d: &Distribution| d.summarize(&p, exact);
         let whole_set = LatencySet {
-            ttft: whole(&self.whole.ttft),
-            ttfo: whole(&self.whole.ttfo),
-            tpot: whole(&self.whole.tpot),
-            itl: whole(&self.whole.itl),
-            e2el: whole(&self.whole.e2el),
+            by_metric: PerMetric(self.whole.by_metric.0.each_ref().map(whole)),
             queue: whole(&self.whole.queue),
         };
         let r = &mut self.recent;
-        for x in [
-            &mut r.ttft,
-            &mut r.ttfo,
-            &mut r.tpot,
-            &mut r.itl,
-            &mut r.e2el,
-            &mut r.queue,
-        ] {
+        for x in r.by_metric.0.iter_mut().chain([&mut r.queue]) {
             x.prune(oldest);
         }
         let scratch = &mut self.scratch;
         let recent = if self.cfg.recent_percentiles {
             LatencySet {
-                ttft: r.ttft.dist(&p, scratch),
-                ttfo: r.ttfo.dist(&p, scratch),
-                tpot: r.tpot.dist(&p, scratch),
-                itl: r.itl.dist(&p, scratch),
-                e2el: r.e2el.dist(&p, scratch),
+                by_metric: PerMetric(r.by_metric.0.each_ref().map(|x| x.dist(&p, scratch))),
                 queue: r.queue.dist(&p, scratch),
             }
         } else {

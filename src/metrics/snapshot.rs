@@ -5,6 +5,7 @@
 
 pub use crate::load::control::{Control, RunState};
 use crate::load::record::ErrorKind;
+pub use crate::metrics::latency::{LatencyMetric, PerMetric};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,16 +126,8 @@ pub struct SecondBucket {
     pub failed: u64,
     /// Sums and counts for per-second latency means (microseconds): TTFT, TTFO and ITL in the
     /// second the token arrived, TPOT and E2E in the second the request completed.
-    pub ttft_sum_us: u64,
-    pub ttft_n: u32,
-    pub tpot_sum_us: u64,
-    pub tpot_n: u32,
-    pub itl_sum_us: u64,
-    pub itl_n: u32,
-    pub e2e_sum_us: u64,
-    pub e2e_n: u32,
-    pub ttfo_sum_us: u64,
-    pub ttfo_n: u32,
+    pub latency_sum_us: PerMetric<u64>,
+    pub latency_n: PerMetric<u32>,
     /// Highest number of requests in flight during this second.
     pub peak_in_flight: u32,
 }
@@ -143,6 +136,15 @@ impl SecondBucket {
     /// Mean of a latency in milliseconds, `None` when nothing finished in this second.
     pub fn mean_ms(sum_us: u64, n: u32) -> Option<f64> {
         (n > 0).then(|| sum_us as f64 / n as f64 / 1000.0)
+    }
+    /// This second's mean of metric `m` (milliseconds), `None` when it had no sample.
+    pub fn mean_latency_ms(&self, m: LatencyMetric) -> Option<f64> {
+        Self::mean_ms(self.latency_sum_us[m], self.latency_n[m])
+    }
+    /// Add one sample of metric `m` (microseconds).
+    pub fn add_latency(&mut self, m: LatencyMetric, us: u64) {
+        self.latency_sum_us[m] = self.latency_sum_us[m].saturating_add(us);
+        self.latency_n[m] = self.latency_n[m].saturating_add(1);
     }
     pub fn total_tokens(&self) -> u64 {
         self.output_tokens + self.input_tokens
@@ -172,28 +174,31 @@ impl Dist {
     }
 }
 
-/// The latency metrics, by name.
+/// The latency distributions, indexed by metric (`set[LatencyMetric::Ttft]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct LatencySet {
-    pub ttft: Dist,
-    pub ttfo: Dist,
-    pub tpot: Dist,
-    pub itl: Dist,
-    pub e2el: Dist,
+    pub by_metric: PerMetric<Dist>,
     /// Client-side queue time (when a rate is capped by concurrency).
     pub queue: Dist,
 }
 
 impl LatencySet {
-    /// (name, distribution) in display order.
-    pub fn named(&self) -> [(&'static str, &Dist); 5] {
-        [
-            ("ttft", &self.ttft),
-            ("ttfo", &self.ttfo),
-            ("tpot", &self.tpot),
-            ("itl", &self.itl),
-            ("e2el", &self.e2el),
-        ]
+    /// (metric, distribution) in display order.
+    pub fn named(&self) -> impl Iterator<Item = (LatencyMetric, &Dist)> {
+        self.by_metric.iter()
+    }
+}
+
+impl std::ops::Index<LatencyMetric> for LatencySet {
+    type Output = Dist;
+    fn index(&self, m: LatencyMetric) -> &Dist {
+        &self.by_metric[m]
+    }
+}
+
+impl std::ops::IndexMut<LatencyMetric> for LatencySet {
+    fn index_mut(&mut self, m: LatencyMetric) -> &mut Dist {
+        &mut self.by_metric[m]
     }
 }
 

@@ -9,7 +9,6 @@ use super::run_report::{
     TokenCounts,
 };
 use super::summary::Summary;
-use crate::metrics::latency::LatencyMetric;
 use crate::metrics::recorder::RecorderOutcome;
 use crate::metrics::snapshot::{LatencySet, Snapshot};
 use crate::telemetry::gpu::GpuRunSummary;
@@ -24,8 +23,6 @@ fn round_ms(v: f64) -> f64 {
 fn latencies(set: &LatencySet) -> Latencies {
     Latencies(
         set.named()
-            .into_iter()
-            .filter_map(|(name, d)| Some((LatencyMetric::from_key(name)?, d)))
             .map(|(m, d)| {
                 let f = LatencyFigures {
                     mean: Some(round_ms(d.mean)),

@@ -2,6 +2,7 @@
 //! `vllm bench serve` prints (same order and wording, so people can compare by eye), followed by
 //! what tokscope adds: TTFO, token-count sources, the error breakdown and GPU energy.
 
+use crate::metrics::latency::{percentile_word, LatencyMetric};
 use crate::metrics::snapshot::{Dist, Snapshot};
 use serde::Serialize;
 use std::fmt::Write;
@@ -94,16 +95,9 @@ fn header_plain(out: &mut String, title: &str) {
     let _ = writeln!(out, "{}{}{}", "-".repeat(left), title, "-".repeat(right));
 }
 
-fn pword(p: f64) -> String {
-    if p.fract() == 0.0 {
-        format!("{}", p as i64)
-    } else {
-        format!("{p}")
-    }
-}
-
-fn metric(out: &mut String, d: &Dist, name: &str, title: &str) {
-    header_plain(out, title);
+fn metric(out: &mut String, d: &Dist, m: LatencyMetric) {
+    let name = m.short();
+    header_plain(out, m.title());
     line(out, &format!("Mean {name} (ms):"), format!("{:.2}", d.mean));
     line(
         out,
@@ -113,7 +107,7 @@ fn metric(out: &mut String, d: &Dist, name: &str, title: &str) {
     for (p, v) in &d.percentiles {
         line(
             out,
-            &format!("P{} {name} (ms):", pword(*p)),
+            &format!("P{} {name} (ms):", percentile_word(*p)),
             format!("{v:.2}"),
         );
     }
@@ -202,26 +196,19 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
         "Total Token throughput (tok/s):",
         format!("{:.2}", sum.total_token_throughput),
     );
-    metric(&mut out, &s.whole.ttft, "TTFT", "Time to First Token");
-    metric(
-        &mut out,
-        &s.whole.tpot,
-        "TPOT",
-        "Time per Output Token (excl. 1st token)",
-    );
-    metric(&mut out, &s.whole.itl, "ITL", "Inter-token Latency");
-    metric(&mut out, &s.whole.e2el, "E2EL", "End-to-end Latency");
+    for m in LatencyMetric::ALL
+        .into_iter()
+        .filter(|m| m.in_vllm_summary())
+    {
+        metric(&mut out, &s.whole[m], m);
+    }
     let _ = writeln!(out, "{}", "=".repeat(50));
 
     // tokscope's additions.
     header(&mut out, "tokscope", '=');
-    if s.counts.reasoning_chunks > 0 || s.whole.ttfo.count != s.whole.ttft.count {
-        metric(
-            &mut out,
-            &s.whole.ttfo,
-            "TTFO",
-            "Time to First Answer Token",
-        );
+    let ttfo = LatencyMetric::Ttfo;
+    if s.counts.reasoning_chunks > 0 || s.whole[ttfo].count != s.whole[LatencyMetric::Ttft].count {
+        metric(&mut out, &s.whole[ttfo], ttfo);
     }
     header_plain(&mut out, "Tokens");
     line(
@@ -261,8 +248,8 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
     line(
         &mut out,
         "Mean TPOT as tok/s per request:",
-        if s.whole.tpot.mean > 0.0 {
-            format!("{:.2}", 1000.0 / s.whole.tpot.mean)
+        if s.whole[LatencyMetric::Tpot].mean > 0.0 {
+            format!("{:.2}", 1000.0 / s.whole[LatencyMetric::Tpot].mean)
         } else {
             "-".into()
         },
@@ -359,11 +346,14 @@ mod tests {
                 ..Counts::default()
             },
             whole: LatencySet {
-                ttft: dist(4970.0, 4900.5, 5100.25),
-                tpot: dist(394.71, 390.0, 432.37),
-                itl: dist(394.0, 390.0, 440.0),
-                e2el: dist(105000.0, 104000.0, 110000.0),
-                ttfo: dist(4970.0, 4900.5, 5100.25),
+                // TTFT, TTFO, TPOT, ITL, E2EL.
+                by_metric: crate::metrics::latency::PerMetric([
+                    dist(4970.0, 4900.5, 5100.25),
+                    dist(4970.0, 4900.5, 5100.25),
+                    dist(394.71, 390.0, 432.37),
+                    dist(394.0, 390.0, 440.0),
+                    dist(105000.0, 104000.0, 110000.0),
+                ]),
                 ..LatencySet::default()
             },
             peak_output_tps: 90.0,

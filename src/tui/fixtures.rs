@@ -183,6 +183,7 @@ pub fn all() -> Vec<(&'static str, Snapshot)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::latency::LatencyMetric;
 
     #[test]
     fn every_fixture_adds_up() {
@@ -232,7 +233,7 @@ mod tests {
             }),
             ("peak", |s| s.peak_output_tps += 1.0),
             ("rate", |s| s.achieved_rate += 0.5),
-            ("latency count", |s| s.whole.e2el.count += 1),
+            ("latency count", |s| s.whole[LatencyMetric::E2el].count += 1),
         ];
         for (what, f) in breaks {
             let mut s = running();

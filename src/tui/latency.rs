@@ -4,7 +4,8 @@
 use super::fmt;
 use super::pane::pane_block;
 use super::theme::Theme;
-use crate::metrics::snapshot::{Dist, SecondBucket, Snapshot};
+use crate::metrics::latency::LatencyMetric;
+use crate::metrics::snapshot::{Dist, Snapshot};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
@@ -15,55 +16,14 @@ const PCTS: [f64; 3] = [50.0, 90.0, 99.0];
 /// Width of one value column.
 const COL: usize = 7;
 
-struct Metric {
-    label: &'static str,
-    recent: fn(&Snapshot) -> &Dist,
-    whole: fn(&Snapshot) -> &Dist,
-    /// (sum in microseconds, count) of this metric in one second.
-    bucket: fn(&SecondBucket) -> (u64, u32),
-}
-
-const METRICS: [Metric; 5] = [
-    Metric {
-        label: "TTFT",
-        recent: |s| &s.recent.ttft,
-        whole: |s| &s.whole.ttft,
-        bucket: |b| (b.ttft_sum_us, b.ttft_n),
-    },
-    Metric {
-        label: "TTFO",
-        recent: |s| &s.recent.ttfo,
-        whole: |s| &s.whole.ttfo,
-        bucket: |b| (b.ttfo_sum_us, b.ttfo_n),
-    },
-    Metric {
-        label: "TPOT",
-        recent: |s| &s.recent.tpot,
-        whole: |s| &s.whole.tpot,
-        bucket: |b| (b.tpot_sum_us, b.tpot_n),
-    },
-    Metric {
-        label: "ITL",
-        recent: |s| &s.recent.itl,
-        whole: |s| &s.whole.itl,
-        bucket: |b| (b.itl_sum_us, b.itl_n),
-    },
-    Metric {
-        label: "E2E",
-        recent: |s| &s.recent.e2el,
-        whole: |s| &s.whole.e2el,
-        bucket: |b| (b.e2e_sum_us, b.e2e_n),
-    },
-];
-
 /// TTFO only means something when the model sent reasoning text: a finished request had
 /// reasoning chunks, or a stream has its first token but not yet its first answer token.
-fn shown(snap: &Snapshot) -> impl Iterator<Item = &'static Metric> + '_ {
-    let reasoning =
-        snap.counts.reasoning_chunks > 0 || snap.whole.ttfo.count < snap.whole.ttft.count;
-    METRICS
-        .iter()
-        .filter(move |m| m.label != "TTFO" || reasoning)
+fn shown(snap: &Snapshot) -> impl Iterator<Item = LatencyMetric> + '_ {
+    let reasoning = snap.counts.reasoning_chunks > 0
+        || snap.whole[LatencyMetric::Ttfo].count < snap.whole[LatencyMetric::Ttft].count;
+    LatencyMetric::ALL
+        .into_iter()
+        .filter(move |m| *m != LatencyMetric::Ttfo || reasoning)
 }
 
 /// Metric rows this snapshot shows (the layout sizes the pane by it).
@@ -145,14 +105,14 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
             break;
         }
         let style = theme.series(i);
-        frame.render_widget(Paragraph::new(Line::styled(m.label, style)), row(y, labels));
+        frame.render_widget(
+            Paragraph::new(Line::styled(m.screen_label(), style)),
+            row(y, labels),
+        );
         let data: Vec<Option<u64>> = snap
             .series
             .range(from, to)
-            .map(|(_, b)| {
-                let (sum, n) = (m.bucket)(b);
-                SecondBucket::mean_ms(sum, n).map(|v| (v * 1000.0) as u64)
-            })
+            .map(|(_, b)| b.mean_latency_ms(m).map(|v| (v * 1000.0) as u64))
             .collect();
         frame.render_widget(
             Sparkline::default()
@@ -162,10 +122,10 @@ pub fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, theme: &Theme) {
             row(y, sparks),
         );
         let mut spans = vec![Span::raw(" ")];
-        spans.extend(cols((m.recent)(snap), theme));
+        spans.extend(cols(&snap.recent[m], theme));
         if both {
             spans.push(Span::styled(" │ ", theme.border(false)));
-            spans.extend(cols((m.whole)(snap), theme));
+            spans.extend(cols(&snap.whole[m], theme));
         }
         frame.render_widget(Paragraph::new(Line::from(spans)), row(y, values));
     }
@@ -177,13 +137,16 @@ fn one_line(snap: &Snapshot, theme: &Theme, width: u16) -> Line<'static> {
     let mut spans = vec![Span::styled("p50", theme.dim())];
     let mut used = 3;
     for (i, m) in shown(snap).enumerate() {
-        let value = fmt::ms(pct((m.recent)(snap), 50.0));
-        let len = 1 + m.label.len() + 1 + value.chars().count();
+        let value = fmt::ms(pct(&snap.recent[m], 50.0));
+        let len = 1 + m.screen_label().len() + 1 + value.chars().count();
         if used + len > width as usize {
             break;
         }
         used += len;
-        spans.push(Span::styled(format!(" {}", m.label), theme.series(i)));
+        spans.push(Span::styled(
+            format!(" {}", m.screen_label()),
+            theme.series(i),
+        ));
         spans.push(Span::styled(format!(" {value}"), theme.text()));
     }
     Line::from(spans)

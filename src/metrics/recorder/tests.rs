@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::load::record::RequestError;
+use crate::metrics::latency::LatencyMetric;
 
 fn rec(
     id: u64,
@@ -93,13 +94,13 @@ async fn counts_latencies_and_goodput() {
         (s.counts.output_from_usage, s.counts.output_from_chunks),
         (1, 1)
     );
-    assert!((s.whole.ttft.mean - 150.0).abs() < 1e-6);
-    assert!((s.whole.ttft.median - 150.0).abs() < 1e-6);
-    assert!((s.whole.tpot.mean - 75.0).abs() < 1e-6);
+    assert!((s.whole[LatencyMetric::Ttft].mean - 150.0).abs() < 1e-6);
+    assert!((s.whole[LatencyMetric::Ttft].median - 150.0).abs() < 1e-6);
+    assert!((s.whole[LatencyMetric::Tpot].mean - 75.0).abs() < 1e-6);
     // ITL concatenates every gap: 50, 50, 50, 100 -> mean 62.5, median 50.
-    assert_eq!(s.whole.itl.count, 4);
-    assert!((s.whole.itl.mean - 62.5).abs() < 1e-6);
-    assert!((s.whole.itl.median - 50.0).abs() < 1e-6);
+    assert_eq!(s.whole[LatencyMetric::Itl].count, 4);
+    assert!((s.whole[LatencyMetric::Itl].mean - 62.5).abs() < 1e-6);
+    assert!((s.whole[LatencyMetric::Itl].median - 50.0).abs() < 1e-6);
     assert_eq!(out.good_requests, 1);
     assert_eq!(s.state, RunState::Done);
     // All six tokens landed in second 0.
@@ -163,8 +164,14 @@ async fn failures_are_counted_by_kind_and_what_they_received_stays() {
         ]
     );
     // Both got a first token: TTFT counts them; TPOT and E2E only completed requests.
-    assert_eq!(s.whole.ttft.count, 2);
-    assert_eq!((s.whole.tpot.count, s.whole.e2el.count), (0, 0));
+    assert_eq!(s.whole[LatencyMetric::Ttft].count, 2);
+    assert_eq!(
+        (
+            s.whole[LatencyMetric::Tpot].count,
+            s.whole[LatencyMetric::E2el].count
+        ),
+        (0, 0)
+    );
 }
 
 /// Per-second buckets hold the same requests as the totals, and a finished run has no current
@@ -290,8 +297,8 @@ async fn warmups_stay_out_and_cut_requests_are_incomplete() {
     assert_eq!(s.counts.received_output_tokens, 3);
     assert_eq!(s.series.get(0).map(|b| b.output_tokens), Some(3));
     // It got its first token: its TTFT counts, and its two same-read gaps are ITL zeros.
-    assert_eq!(s.whole.ttft.count, 1);
-    assert_eq!(s.whole.itl.count, 2);
+    assert_eq!(s.whole[LatencyMetric::Ttft].count, 1);
+    assert_eq!(s.whole[LatencyMetric::Itl].count, 2);
 }
 
 /// A slow stream shows its TTFT and ITL long before it finishes, and its prompt tokens are
@@ -318,11 +325,11 @@ async fn a_slow_stream_is_live_before_it_finishes() {
     }
     tokio::time::advance(Duration::from_secs(5)).await;
     let s = r.snapshot(false);
-    assert_eq!(s.whole.ttft.count, 1);
-    assert!((s.whole.ttft.mean - 2500.0).abs() < 1e-6);
-    assert!((s.whole.ttfo.mean - 3500.0).abs() < 1e-6);
-    assert_eq!(s.whole.itl.count, 2);
-    assert_eq!(s.recent.ttft.count, 1);
+    assert_eq!(s.whole[LatencyMetric::Ttft].count, 1);
+    assert!((s.whole[LatencyMetric::Ttft].mean - 2500.0).abs() < 1e-6);
+    assert!((s.whole[LatencyMetric::Ttfo].mean - 3500.0).abs() < 1e-6);
+    assert_eq!(s.whole[LatencyMetric::Itl].count, 2);
+    assert_eq!(s.recent[LatencyMetric::Ttft].count, 1);
     assert_eq!(s.counts.received_output_tokens, 3);
     assert_eq!(s.counts.output_tokens, 0, "nothing completed yet");
     // The prompt spread over seconds 0, 1 and 2 (sent at 0, first token in second 2).
@@ -331,7 +338,10 @@ async fn a_slow_stream_is_live_before_it_finishes() {
         .collect();
     assert_eq!(input, vec![1000, 1000, 1000, 0, 0]);
     // The per-second latency means have a value in the second of the first token.
-    assert_eq!(s.series.get(2).map(|b| b.ttft_n), Some(1));
+    assert_eq!(
+        s.series.get(2).map(|b| b.latency_n[LatencyMetric::Ttft]),
+        Some(1)
+    );
     assert_eq!(s.streams.len(), 1);
     assert_eq!(s.streams[0].tokens, 3);
     assert_eq!(s.streams[0].tokens_per_s, Some(1.0));
@@ -348,7 +358,11 @@ async fn a_slow_stream_is_live_before_it_finishes() {
     assert_eq!(s.counts.received_input_tokens, 3200);
     // Live samples are not counted twice when the request completes.
     assert_eq!(
-        (s.whole.ttft.count, s.whole.itl.count, s.whole.tpot.count),
+        (
+            s.whole[LatencyMetric::Ttft].count,
+            s.whole[LatencyMetric::Itl].count,
+            s.whole[LatencyMetric::Tpot].count
+        ),
         (1, 2, 1)
     );
 }
