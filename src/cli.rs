@@ -162,6 +162,15 @@ pub struct LoadArgs {
         default_value_t = 60.0
     )]
     pub drain_timeout: f64,
+    /// End the run when every request for this long was refused a connection (the server is
+    /// gone); what was measured is kept. 0 = never.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30.0
+    )]
+    pub stop_when_unreachable: f64,
     /// Requests sent before the timed run and kept out of the statistics.
     #[arg(long, default_value_t = 0)]
     pub num_warmups: u64,

@@ -93,6 +93,8 @@ pub struct LoadPlan {
     /// How long requests in flight may finish once sending stops.
     pub drain_timeout: Duration,
     pub num_warmups: u64,
+    /// End the run when every request for this long was refused a connection.
+    pub stop_when_unreachable: Option<Duration>,
     /// Seed of the prompts and of the arrival times.
     pub seed: u64,
 }

@@ -267,6 +267,7 @@ pub async fn prepare(base_url: &str, plan: &RunPlan, simulated: bool) -> anyhow:
             drain_timeout: Some(load.drain_timeout),
             num_warmups: load.num_warmups,
             control,
+            stop_when_unreachable: load.stop_when_unreachable,
         },
         recorder: rcfg,
         prompts: Box::new(Prompts(workload)),

@@ -23,6 +23,8 @@ const NOWHERE: &str = "http://127.0.0.1:9";
 #[case(&["--burstiness", "1e300"], "--burstiness: '1e300' is out of range: use 0.001 to 1000 (1 = Poisson arrivals, larger = more regular)")]
 #[case(&["--timeout", "1e300"], "--timeout: '1e300' seconds is more than a year; give a smaller value")]
 #[case(&["--timeout", "-5"], "--timeout: '-5' must be a positive number of seconds")]
+#[case(&["--stop-when-unreachable", "-1"], "--stop-when-unreachable: '-1' must be a positive number of seconds")]
+#[case(&["--stop-when-unreachable", "1e9"], "--stop-when-unreachable: '1000000000' seconds is more than a year; give a smaller value")]
 #[case(&["--duration", "0"], "--duration: '0' must be a positive number of seconds")]
 #[case(&["--duration", "inf"], "--duration: 'inf' seconds is more than a year; give a smaller value")]
 #[case(&["--random-input-len", "4000000000"], "--random-input-len: '4000000000' is out of range: at most 1000000 tokens")]

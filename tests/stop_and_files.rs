@@ -361,3 +361,61 @@ fn a_rejected_field_is_turned_into_advice() {
     assert!(c.stdout.contains("add --no-stream-usage"), "{}", c.stdout);
     assert_eq!(run(&["check", &mock.url, "--no-stream-usage"]).code, 0);
 }
+
+#[test]
+fn a_server_that_goes_away_ends_the_run_with_what_was_measured() {
+    let mut mock = Mock::start(&["--ttft-ms", "5", "--itl-ms", "5", "--slowdown", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let child = std::process::Command::new(common::bin())
+        .args([
+            "bench",
+            &mock.url,
+            "--duration",
+            "120",
+            "--max-concurrency",
+            "2",
+            "--random-output-len",
+            "8",
+            "--stop-when-unreachable",
+            "1",
+            "--save-result",
+            "--result-dir",
+            d,
+            "--result-filename",
+            "r.json",
+            "--no-gpu",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = mock.child.kill();
+    let _ = mock.child.wait();
+    let t0 = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = t0.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "a 120 s run went on for {took:?} against a dead server"
+    );
+    assert!(
+        stderr.contains(
+            "error: the server stopped answering: every request for 1 s was refused a connection"
+        ),
+        "{stderr}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    assert!(v["completed"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["tokscope"]["fatal"]
+        .as_str()
+        .unwrap()
+        .starts_with("the server stopped answering"));
+    assert_eq!(v["tokscope"]["interrupted"], true);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Serving Benchmark Result"), "{stdout}");
+}

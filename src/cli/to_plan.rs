@@ -45,6 +45,10 @@ impl LoadArgs {
             .transpose()
             .map_err(bad)?;
         let drain_timeout = parse_seconds("--drain-timeout", self.drain_timeout).map_err(bad)?;
+        let stop_when_unreachable = match self.stop_when_unreachable {
+            0.0 => None,
+            s => Some(parse_seconds("--stop-when-unreachable", s).map_err(bad)?),
+        };
         let gpu = crate::telemetry::gpu::MonitorConfig::new(
             self.gpu_interval,
             &self.gpu_endpoints,
@@ -108,6 +112,7 @@ impl LoadArgs {
                 duration,
                 drain_timeout,
                 num_warmups: self.num_warmups,
+                stop_when_unreachable,
                 seed: self.seed,
             },
             workload: self.workload_plan(),

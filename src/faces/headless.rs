@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// Exit code for bad flags or an unusable server (nothing was measured).
 pub const EXIT_SETUP: u8 = 2;
-/// Exit code when every timed request failed.
+/// Exit code when every timed request failed, or the server went away mid-run.
 pub const EXIT_ALL_FAILED: u8 = 1;
 /// Exit code when Ctrl-C interrupted the run (the partial result was still written).
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -119,8 +119,12 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", finished.table);
     }
-    let mut code = if engine.interrupted {
-        match signal.load(std::sync::atomic::Ordering::SeqCst) {
+    let signalled = signal.load(std::sync::atomic::Ordering::SeqCst);
+    let mut code = if let (Some(fatal), 0) = (&outcome.snapshot.fatal, signalled) {
+        crate::console::err_line(&format!("error: {fatal}"));
+        ExitCode::from(EXIT_ALL_FAILED)
+    } else if engine.interrupted {
+        match signalled {
             0 => ExitCode::from(EXIT_INTERRUPTED),
             code => ExitCode::from(code),
         }

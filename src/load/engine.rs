@@ -68,6 +68,9 @@ pub struct EngineConfig {
     pub num_warmups: u64,
     /// The starting load (keys may change it).
     pub control: Control,
+    /// End the run when every request for this long was refused a connection (the server
+    /// is gone): a load test must not go on hammering a dead address. `None`: never.
+    pub stop_when_unreachable: Option<Duration>,
 }
 
 /// What the engine reports when it is done.
@@ -218,10 +221,11 @@ pub async fn run(
     let _ = events.send(RequestEvent::Origin(origin));
     let _ = events.send(RequestEvent::Control(control));
     let deadline = cfg.duration.map(|d| origin + d);
-    let mut set: JoinSet<u64> = JoinSet::new();
+    let mut set: JoinSet<Done> = JoinSet::new();
     let mut in_flight: HashSet<u64> = HashSet::new();
     let mut sent = 0u64;
     let mut interrupted = false;
+    let mut unreachable = Unreachable::default();
     // Time spent paused, by which the open-loop schedule is shifted.
     let mut shift = Duration::ZERO;
     let mut paused_at: Option<Instant> = None;
@@ -313,8 +317,17 @@ pub async fn run(
             }
             _ = sleep_until_opt(deadline), if deadline.is_some() => break,
             Some(done) = set.join_next(), if !set.is_empty() => {
-                if let Ok(id) = done {
-                    in_flight.remove(&id);
+                if let Ok(done) = done {
+                    in_flight.remove(&done.id);
+                    if let Some(fatal) = unreachable.finished(&done, cfg.stop_when_unreachable) {
+                        let _ = events.send(RequestEvent::Timeline {
+                            at: at(Instant::now()),
+                            what: "stopped: the server stopped answering".into(),
+                        });
+                        let _ = events.send(RequestEvent::Fatal(fatal));
+                        interrupted = true;
+                        break;
+                    }
                 }
             }
             // Open loop: an arrival is due; it joins the backlog until a slot frees.
@@ -392,7 +405,7 @@ pub async fn run(
                 drain_deadline = None;
             }
             done = set.join_next() => match done {
-                Some(Ok(id)) => { in_flight.remove(&id); }
+                Some(Ok(done)) => { in_flight.remove(&done.id); }
                 Some(Err(_)) => {}
                 None => break,
             }
@@ -468,7 +481,47 @@ const MAX_BACKLOG: usize = 1_000_000;
 /// in a tight loop (and the log does not fill the disk) while it is down.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(250);
 
-/// One request's task: send, report, release the slot. Returns the request id.
+/// What a request's task hands back to the engine.
+struct Done {
+    id: u64,
+    /// The connection was refused (the message), for telling a dead server.
+    refused: Option<String>,
+}
+
+/// Since when every finished request was refused a connection (`None`: one was answered
+/// since), to end a run whose server is gone.
+#[derive(Debug, Default)]
+struct Unreachable {
+    since: Option<Instant>,
+    refused: u64,
+    last: String,
+}
+
+impl Unreachable {
+    /// Fold one finished request in; the fatal message when the server counts as gone.
+    fn finished(&mut self, done: &Done, limit: Option<Duration>) -> Option<String> {
+        let Some(msg) = &done.refused else {
+            *self = Unreachable::default();
+            return None;
+        };
+        let now = Instant::now();
+        let since = *self.since.get_or_insert(now);
+        self.refused += 1;
+        self.last.clone_from(msg);
+        let limit = limit?;
+        (now - since >= limit && self.refused >= 3).then(|| {
+            format!(
+                "the server stopped answering: every request for {} s was refused a connection \
+                 ({} in a row; last: {}); the run stopped, what was measured is kept",
+                limit.as_secs_f64().round(),
+                self.refused,
+                self.last
+            )
+        })
+    }
+}
+
+/// One request's task: send, report, release the slot.
 fn send_one(
     ctx: &Ctx,
     id: u64,
@@ -477,7 +530,7 @@ fn send_one(
     job: Job,
     origin: Instant,
     slot: Slot,
-) -> impl std::future::Future<Output = u64> + Send + 'static {
+) -> impl std::future::Future<Output = Done> + Send + 'static {
     let client = ctx.client.clone();
     let events = ctx.events.clone();
     async move {
@@ -495,11 +548,12 @@ fn send_one(
         let refused = rec
             .error
             .as_ref()
-            .is_some_and(|e| e.kind == crate::load::record::ErrorKind::Connect);
+            .filter(|e| e.kind == crate::load::record::ErrorKind::Connect)
+            .map(|e| e.message.clone());
         let _ = events.send(RequestEvent::Finished(Box::new(rec)));
-        if refused {
+        if refused.is_some() {
             tokio::time::sleep(CONNECT_BACKOFF).await;
         }
-        id
+        Done { id, refused }
     }
 }
