@@ -3,6 +3,7 @@
 //! running benchmark; a sweep is a list of plans.
 
 use crate::metrics::recorder::Slo;
+pub use crate::protocol::client::EndpointKind;
 use crate::telemetry::gpu::MonitorConfig;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
@@ -23,34 +24,6 @@ pub struct RunPlan {
     /// The flags as given (no secrets, no header values), kept in the result's
     /// `tokscope.config` so a result says how it was made.
     pub flags_echo: Value,
-}
-
-/// The API a run calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum EndpointKind {
-    /// `/v1/chat/completions`: messages in, `delta.content` out.
-    #[default]
-    Chat,
-    /// `/v1/completions`: a prompt in, `text` out.
-    Completions,
-}
-
-impl EndpointKind {
-    /// The kind an endpoint path names: anything ending in `chat/completions` is chat.
-    pub fn of_path(path: &str) -> EndpointKind {
-        if path.trim_end_matches('/').ends_with("chat/completions") {
-            EndpointKind::Chat
-        } else {
-            EndpointKind::Completions
-        }
-    }
-    /// vLLM's `endpoint_type` word for the result file.
-    pub fn result_word(self) -> &'static str {
-        match self {
-            EndpointKind::Chat => "openai-chat",
-            EndpointKind::Completions => "openai",
-        }
-    }
 }
 
 /// What each request looks like and how it is sent.

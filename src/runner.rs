@@ -82,7 +82,7 @@ pub struct Prepared {
     pub meta: RunMeta,
     pub engine: EngineConfig,
     pub recorder: RecorderConfig,
-    pub prompts: Box<dyn engine::PromptSource>,
+    pub workload: WorkloadHandle,
     pub arrivals: Box<dyn engine::Arrivals>,
     pub paths: ResultPaths,
     pub save_result: bool,
@@ -270,7 +270,7 @@ pub async fn prepare(base_url: &str, plan: &RunPlan, simulated: bool) -> anyhow:
             stop_when_unreachable: load.stop_when_unreachable,
         },
         recorder: rcfg,
-        prompts: Box::new(Prompts(workload)),
+        workload: WorkloadHandle(Arc::new(std::sync::Mutex::new(workload))),
         arrivals: Box::new(Schedule(arrivals)),
         paths,
         save_result: plan.output.save_result,
@@ -346,12 +346,30 @@ fn job_of(p: crate::load::workload::Prompt) -> engine::Job {
     }
 }
 
+/// The workload, shared by the engine (which draws prompts) and the faces (which report what
+/// it did, on `s` and at the end). The lock is taken once per request, never contended long.
+#[derive(Clone)]
+pub struct WorkloadHandle(Arc<std::sync::Mutex<crate::load::workload::Workload>>);
+
+impl WorkloadHandle {
+    /// What the workload used and did so far.
+    pub fn info(&self) -> crate::load::workload::WorkloadInfo {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).info()
+    }
+}
+
 /// The workload's datasets feed the engine through this.
-struct Prompts(crate::load::workload::Workload);
+struct Prompts(WorkloadHandle);
 
 impl engine::PromptSource for Prompts {
     fn next_job(&mut self) -> engine::Job {
-        job_of(self.0.next_prompt())
+        job_of(
+            self.0
+                 .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .next_prompt(),
+        )
     }
 }
 
@@ -446,6 +464,7 @@ pub struct Running {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub commands: mpsc::UnboundedSender<Command>,
     pub done: JoinHandle<(EngineOutcome, RecorderOutcome)>,
+    pub workload: WorkloadHandle,
 }
 
 /// Start the recorder and the engine on the current runtime. `jsonl` asks for the per-request log.
@@ -483,16 +502,26 @@ pub fn start(p: Prepared, jsonl: bool) -> Running {
             Err(_) => Err("cannot start the recorder thread"),
         }
     });
+    let workload = p.workload.clone();
     let engine = tokio::spawn(engine::run(
-        p.engine, p.client, p.prompts, p.arrivals, ev_tx, cmd_rx,
+        p.engine,
+        p.client,
+        Box::new(Prompts(p.workload)),
+        p.arrivals,
+        ev_tx,
+        cmd_rx,
     ));
+    let at_end = workload.clone();
     let done = tokio::spawn(async move {
         let e = engine.await.unwrap_or(EngineOutcome {
             sent: 0,
             interrupted: true,
         });
         let r = match recorder.await {
-            Ok(Ok(r)) => r,
+            Ok(Ok(r)) => RecorderOutcome {
+                workload: Some(at_end.info()),
+                ..r
+            },
             Ok(Err(e)) => panic!("{e}"),
             Err(e) => panic!("the recorder task failed: {e}"),
         };
@@ -502,5 +531,6 @@ pub fn start(p: Prepared, jsonl: bool) -> Running {
         snapshots: snap_rx,
         commands: cmd_tx,
         done,
+        workload,
     }
 }

@@ -48,6 +48,7 @@ fn outcome() -> RecorderOutcome {
         }),
         jsonl: Some("/tmp/golden.jsonl".into()),
         jsonl_error: None,
+        workload: None,
     }
 }
 
@@ -230,4 +231,17 @@ fn scripts_written_for_vllm_results_read_a_real_run_and_the_golden_file() {
     let loaded = RunReport::load(&real).expect("loads");
     assert_eq!(loaded.completed, Some(8));
     assert_eq!(loaded.backend.as_deref(), Some("tokscope"));
+    // What the prompts' source did: random prompts, lengths calibrated by the mock's
+    // /tokenize, every timed prompt served (plus the probe's and calibration's).
+    let w = loaded
+        .tokscope
+        .and_then(|t| t.workload)
+        .expect("workload block");
+    assert_eq!(w.dataset, "random");
+    assert!(w.prompts_served >= 8, "{w:?}");
+    assert_eq!(
+        w.token_source,
+        tokscope::load::workload::PromptLengths::Calibrated
+    );
+    assert!(w.calibrations > 0, "{w:?}");
 }

@@ -97,6 +97,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         server: server_rx.clone(),
         base: base.clone(),
         goodput: !plan.stats.goodput.is_empty(),
+        workload: running.workload.clone(),
         rt: rt.handle().clone(),
     };
     let on_save: crate::tui::SaveFn = Box::new(move |snap| save.write(snap));
@@ -169,6 +170,7 @@ struct SaveCtx {
     server: tokio::sync::watch::Receiver<Arc<crate::telemetry::server_metrics::ServerView>>,
     base: String,
     goodput: bool,
+    workload: crate::runner::WorkloadHandle,
     rt: tokio::runtime::Handle,
 }
 
@@ -183,6 +185,7 @@ impl SaveCtx {
             detailed: None,
             jsonl: Some(self.paths.jsonl.clone()),
             jsonl_error: None,
+            workload: Some(self.workload.info()),
         };
         let run_id = *self.gpu_run.lock().unwrap_or_else(|p| p.into_inner());
         let gpu = self

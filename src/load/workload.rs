@@ -34,7 +34,7 @@ use crate::plan::{Dataset, WorkloadPlan};
 use anyhow::anyhow;
 use file::FileDataset;
 use random::RandomDataset;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tokens::TokenCounter;
 
@@ -51,10 +51,11 @@ pub struct Prompt {
     pub output_len: u32,
 }
 
-/// Where prompt token counts come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How the workload knows its prompts' lengths in tokens (a request's own count is
+/// `record::PromptLengths`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TokenSource {
+pub enum PromptLengths {
     /// A local tokenizer.json: exact.
     Tokenizer,
     /// Characters per token, not yet calibrated.
@@ -63,11 +64,11 @@ pub enum TokenSource {
     Calibrated,
 }
 
-/// What the workload used and did, for the result file and the dashboard.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What the workload used and did over a run, for the result file (`tokscope.workload`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadInfo {
     /// "random", "sharegpt" or "custom".
-    pub dataset: &'static str,
+    pub dataset: String,
     pub dataset_path: Option<String>,
     /// Usable entries read from the file (none for random).
     pub entries: Option<usize>,
@@ -78,7 +79,7 @@ pub struct WorkloadInfo {
     /// Times the dataset was started over.
     pub cycles: u64,
     pub prompts_served: u64,
-    pub token_source: TokenSource,
+    pub token_source: PromptLengths,
     /// The tokenizer.json read, if any.
     pub tokenizer: Option<String>,
     /// Random prompts whose exact count missed the target after adjusting (sent with their
@@ -148,13 +149,13 @@ impl Workload {
     }
 
     /// Where the counts come from now.
-    pub fn token_source(&self) -> TokenSource {
+    pub fn token_source(&self) -> PromptLengths {
         if self.has_tokenizer() {
-            TokenSource::Tokenizer
+            PromptLengths::Tokenizer
         } else if self.counter.estimator.calibrations() > 0 {
-            TokenSource::Calibrated
+            PromptLengths::Calibrated
         } else {
-            TokenSource::Estimate
+            PromptLengths::Estimate
         }
     }
 
@@ -162,7 +163,7 @@ impl Workload {
     pub fn info(&self) -> WorkloadInfo {
         let est = &self.counter.estimator;
         let mut info = WorkloadInfo {
-            dataset: "random",
+            dataset: "random".into(),
             dataset_path: None,
             entries: None,
             skipped_malformed: 0,
@@ -183,7 +184,7 @@ impl Workload {
         match &self.source {
             Source::Random(ds) => info.length_mismatches = ds.mismatched(),
             Source::File { ds, path } => {
-                info.dataset = ds.kind();
+                info.dataset = ds.kind().into();
                 info.dataset_path = Some(path.clone());
                 info.entries = Some(ds.entries());
                 info.skipped_malformed = ds.skipped();

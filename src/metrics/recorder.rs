@@ -113,6 +113,9 @@ pub struct RecorderOutcome {
     /// The JSONL log, if one was written, and an error if writing it failed.
     pub jsonl: Option<PathBuf>,
     pub jsonl_error: Option<String>,
+    /// What the prompts' source used and did (dataset, token counting, calibrations); the
+    /// recorder never sees the prompts: `runner` fills it in.
+    pub workload: Option<crate::load::workload::WorkloadInfo>,
 }
 
 /// Recent samples of one metric: (second of completion, microseconds).
@@ -703,6 +706,7 @@ impl Recorder {
             detailed: self.detailed.take(),
             jsonl: self.cfg.jsonl.clone(),
             jsonl_error: self.jsonl_error.clone(),
+            workload: None,
         }
     }
 }

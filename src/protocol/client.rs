@@ -25,6 +25,8 @@ pub struct ClientConfig {
     pub base_url: String,
     /// API path, e.g. `/v1/chat/completions`.
     pub endpoint: String,
+    /// What the path speaks (set from the path by `new`).
+    pub kind: EndpointKind,
     pub model: String,
     pub headers: Vec<(String, String)>,
     pub api_key: Option<String>,
@@ -40,12 +42,41 @@ pub struct ClientConfig {
     pub timeout: Duration,
 }
 
+/// The API a run calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EndpointKind {
+    /// `/v1/chat/completions`: messages in, `delta.content` out.
+    #[default]
+    Chat,
+    /// `/v1/completions`: a prompt in, `text` out.
+    Completions,
+}
+
+impl EndpointKind {
+    /// The kind an endpoint path names: anything ending in `chat/completions` is chat.
+    pub fn of_path(path: &str) -> EndpointKind {
+        if path.trim_end_matches('/').ends_with("chat/completions") {
+            EndpointKind::Chat
+        } else {
+            EndpointKind::Completions
+        }
+    }
+    /// vLLM's `endpoint_type` word for the result file.
+    pub fn result_word(self) -> &'static str {
+        match self {
+            EndpointKind::Chat => "openai-chat",
+            EndpointKind::Completions => "openai",
+        }
+    }
+}
+
 impl ClientConfig {
     /// A config with defaults for everything but the target.
     pub fn new(base_url: &str, endpoint: &str, model: &str) -> Self {
         ClientConfig {
             base_url: base_url.trim_end_matches('/').to_string(),
             endpoint: endpoint.to_string(),
+            kind: EndpointKind::of_path(endpoint),
             model: model.to_string(),
             headers: Vec::new(),
             api_key: None,
@@ -62,9 +93,7 @@ impl ClientConfig {
 
     /// True for the chat API (`messages`), false for completions (`prompt`).
     pub fn is_chat(&self) -> bool {
-        self.endpoint
-            .trim_end_matches('/')
-            .ends_with("chat/completions")
+        self.kind == EndpointKind::Chat
     }
 }
 

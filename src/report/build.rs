@@ -176,5 +176,6 @@ fn extras(
         requests_log_error: out.jsonl_error.clone(),
         gpu: gpu.map(|g| GpuReport::new(g, tokens)),
         server: server.filter(|r| r.scrapes > 0).cloned(),
+        workload: out.workload.clone(),
     }
 }

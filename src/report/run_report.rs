@@ -271,6 +271,9 @@ pub struct Extras {
     pub gpu: Option<GpuReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerRunStats>,
+    /// What the prompts' source used and did: dataset, how lengths were counted, calibrations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<crate::load::workload::WorkloadInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -64,9 +64,9 @@ fn default_flags_build_a_random_workload_of_estimated_lengths() {
     assert_eq!(p.output_len, 128);
     assert_eq!(p.prompt_tokens, None);
     assert!(p.est_tokens.abs_diff(1024) <= 1, "{}", p.est_tokens);
-    assert_eq!(w.token_source(), TokenSource::Estimate);
+    assert_eq!(w.token_source(), PromptLengths::Estimate);
     let info = w.info();
-    assert_eq!((info.dataset, info.prompts_served), ("random", 1));
+    assert_eq!((info.dataset.as_str(), info.prompts_served), ("random", 1));
     assert_eq!(info.chars_per_token_en, EN_CHARS_PER_TOKEN);
     assert_eq!(info.chars_per_token_zh, ZH_CHARS_PER_TOKEN);
 }
@@ -113,7 +113,7 @@ fn calibration_through_the_workload() {
     // The server counts English 10% longer and Chinese 20% shorter than our estimate.
     w.calibrate(&en.text, 550);
     w.calibrate(&zh.text, 400);
-    assert_eq!(w.token_source(), TokenSource::Calibrated);
+    assert_eq!(w.token_source(), PromptLengths::Calibrated);
     assert_eq!(w.info().calibrations, 2);
     let en2 = w.next_prompt();
     let zh2 = w.next_prompt();
@@ -135,7 +135,7 @@ fn tokenizer_flag_gives_exact_counts_and_ignores_calibration() {
     tokens::tests::word_level_tokenizer(dir.path(), &texts);
     let dir_s = dir.path().display().to_string();
     let mut w = build(&load(&["--tokenizer", &dir_s, "--random-input-len", "64"])).unwrap();
-    assert_eq!(w.token_source(), TokenSource::Tokenizer);
+    assert_eq!(w.token_source(), PromptLengths::Tokenizer);
     for _ in 0..10 {
         let p = w.next_prompt();
         assert_eq!(p.prompt_tokens, Some(64), "{}", p.text);
