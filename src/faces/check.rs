@@ -11,12 +11,32 @@ use serde_json::json;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+/// How a step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    /// Works, but worth knowing.
+    Warn,
+    Fail,
+}
+
+impl Status {
+    /// The word printed in the first column.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+        }
+    }
+}
+
 /// One step's outcome.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Step {
     pub name: &'static str,
-    /// "ok", "warn" (works but worth knowing) or "fail".
-    pub status: &'static str,
+    pub status: Status,
     pub detail: String,
     pub ms: f64,
 }
@@ -27,7 +47,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
     };
     match rt.block_on(check(&args)) {
         Ok(steps) => {
-            let failed = steps.iter().any(|s| s.status == "fail");
+            let failed = steps.iter().any(|s| s.status == Status::Fail);
             if args.json {
                 let v = json!({"url": args.url, "ok": !failed, "steps": steps});
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -35,7 +55,10 @@ pub fn run(args: CheckArgs) -> ExitCode {
                 for s in &steps {
                     println!(
                         "{:<5} {:<8} {} ({:.1} ms)",
-                        s.status, s.name, s.detail, s.ms
+                        s.status.word(),
+                        s.name,
+                        s.detail,
+                        s.ms
                     );
                 }
                 println!("{}", if failed { "NOT OK" } else { "all good" });
@@ -106,19 +129,19 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
     steps.push(match health {
         Ok(r) if r.status().is_success() => Step {
             name: "health",
-            status: "ok",
+            status: Status::Ok,
             detail: format!("HTTP {}", r.status().as_u16()),
             ms: ms(t),
         },
         Ok(r) if r.status().as_u16() == 404 => Step {
             name: "health",
-            status: "warn",
+            status: Status::Warn,
             detail: "no /health endpoint (HTTP 404)".into(),
             ms: ms(t),
         },
         Ok(r) => Step {
             name: "health",
-            status: "fail",
+            status: Status::Fail,
             detail: format!("HTTP {}", r.status().as_u16()),
             ms: ms(t),
         },
@@ -130,7 +153,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
             };
             steps.push(Step {
                 name: "health",
-                status: "fail",
+                status: Status::Fail,
                 detail,
                 ms: ms(t),
             });
@@ -146,7 +169,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
             let known = ids.contains(&chosen);
             steps.push(Step {
                 name: "models",
-                status: if known { "ok" } else { "fail" },
+                status: if known { Status::Ok } else { Status::Fail },
                 detail: if known {
                     format!("{} model(s): {}", ids.len(), ids.join(", "))
                 } else {
@@ -162,7 +185,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
         Ok(_) => {
             steps.push(Step {
                 name: "models",
-                status: "fail",
+                status: Status::Fail,
                 detail: "/v1/models lists no model".into(),
                 ms: ms(t),
             });
@@ -171,7 +194,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
         Err(e) => {
             steps.push(Step {
                 name: "models",
-                status: "fail",
+                status: Status::Fail,
                 detail: format!("{e:#}"),
                 ms: ms(t),
             });
@@ -202,7 +225,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
         let step = match &rec.error {
             Some(e) => Step {
                 name: "stream",
-                status: "fail",
+                status: Status::Fail,
                 detail: match client.advice_for(&e.message) {
                     Some(a) => format!("{}: {}; {a}", e.kind.label(), e.message),
                     None => format!("{}: {}", e.kind.label(), e.message),
@@ -217,9 +240,9 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
                 Step {
                     name: "stream",
                     status: if rec.output_source == TokenSource::Usage {
-                        "ok"
+                        Status::Ok
                     } else {
-                        "warn"
+                        Status::Warn
                     },
                     detail: format!(
                         "{} tokens, TTFT {ttft:.1} ms{}, finish '{}', {}{} | '{preview}'",
@@ -257,14 +280,14 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
             steps.push(match read.await {
                 Ok(text) => Step {
                     name: "metrics",
-                    status: "ok",
+                    status: Status::Ok,
                     detail: crate::telemetry::server_metrics::ServerMetrics::from_text(&text)
                         .describe(),
                     ms: ms(t),
                 },
                 Err(why) => Step {
                     name: "metrics",
-                    status: "warn",
+                    status: Status::Warn,
                     detail: why,
                     ms: ms(t),
                 },
@@ -272,13 +295,13 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
         }
         Ok(r) => steps.push(Step {
             name: "metrics",
-            status: "warn",
+            status: Status::Warn,
             detail: format!("no /metrics (HTTP {})", r.status().as_u16()),
             ms: ms(t),
         }),
         Err(e) => steps.push(Step {
             name: "metrics",
-            status: "warn",
+            status: Status::Warn,
             detail: format!("/metrics unreachable: {e}"),
             ms: ms(t),
         }),
@@ -309,7 +332,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<Vec<Step>> {
             .collect();
         steps.push(Step {
             name: "gpu",
-            status: "ok",
+            status: Status::Ok,
             detail: parts.join("; "),
             ms: ms(t),
         });

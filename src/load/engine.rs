@@ -365,11 +365,9 @@ pub async fn run(
     let unsent = backlog.len() as u64 + dropped;
     if unsent > 0 {
         let _ = events.send(RequestEvent::Queued { waiting: 0 });
-        let _ = events.send(RequestEvent::Timeline {
+        let _ = events.send(RequestEvent::NeverSent {
             at: at(Instant::now()),
-            what: format!(
-                "{unsent} arrivals were due but never sent: no concurrency slot came free in time"
-            ),
+            count: unsent,
         });
     }
     let _ = events.send(RequestEvent::SendingDone { interrupted });

@@ -182,4 +182,6 @@ pub enum RequestEvent {
     Cancelled { ids: Vec<u64> },
     /// Something went wrong that ends the run (shown as a pane, written to the result).
     Fatal(String),
+    /// Arrivals due but never sent when sending stopped (the client could not keep the rate).
+    NeverSent { at: Duration, count: u64 },
 }

@@ -336,6 +336,13 @@ impl Recorder {
                 }
             }
             RequestEvent::Fatal(msg) => self.fatal = Some(msg),
+            RequestEvent::NeverSent { at, count } => {
+                self.counts.never_sent = count;
+                self.timeline.push(TimelineEvent {
+                    at,
+                    what: crate::metrics::snapshot::never_sent_note(count),
+                });
+            }
         }
     }
 

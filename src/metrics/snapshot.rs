@@ -59,6 +59,13 @@ pub struct Counts {
     pub retried: u64,
     /// What the server said about each successful request itself.
     pub server_said: ServerSaid,
+    /// Arrivals that were due but never sent when the run ended (no slot came free in time).
+    pub never_sent: u64,
+}
+
+/// What a run cut short with arrivals still waiting says about them (timeline and summary).
+pub fn never_sent_note(n: u64) -> String {
+    format!("{n} arrivals were due but never sent: no concurrency slot came free in time")
 }
 
 /// Per-request figures the server reports about itself (llama.cpp's `timings` and

@@ -286,8 +286,9 @@ pub fn render_table(sum: &Summary, s: &Snapshot, extra: &[(String, Vec<String>)]
         let p99 = s.whole.queue.p(99.0).unwrap_or(s.whole.queue.max);
         line(&mut out, "P99 client queue (ms):", format!("{p99:.2}"));
     }
-    for t in s.timeline.iter().filter(|t| t.what.contains("never sent")) {
-        let _ = writeln!(out, "NOTE: {}", t.what);
+    if s.counts.never_sent > 0 {
+        let note = crate::metrics::snapshot::never_sent_note(s.counts.never_sent);
+        let _ = writeln!(out, "NOTE: {note}");
     }
     if !s.errors.is_empty() {
         header_plain(&mut out, "Errors");
