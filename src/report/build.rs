@@ -176,5 +176,9 @@ fn extras(
         requests_log_error: out.jsonl_error.clone(),
         gpu: gpu.map(|g| GpuReport::new(g, tokens)),
         server: server.filter(|r| r.scrapes > 0).cloned(),
+        server_series: None,
+        client_vs_server: None,
+        mode: None,
+        sources: Vec::new(),
     }
 }

@@ -115,7 +115,7 @@ pub fn render(
 
 /// The `?` overlay: every key with a sentence.
 pub fn help_overlay(frame: &mut Frame, body: Rect, theme: &Theme) {
-    let rows: [(&str, &str); 12] = [
+    let rows: [(&str, &str); 13] = [
         (
             "space",
             "pause / resume sending (in-flight requests finish)",
@@ -129,6 +129,7 @@ pub fn help_overlay(frame: &mut Frame, body: Rect, theme: &Theme) {
         ("2", "enlarge latency"),
         ("3", "enlarge errors and requests"),
         ("4", "enlarge telemetry"),
+        ("5", "enlarge the server's own view (its /metrics)"),
         ("? Esc", "close this help"),
         ("q", "quit: stop, write the result, restore the terminal"),
     ];

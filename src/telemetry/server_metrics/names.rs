@@ -1,0 +1,107 @@
+//! Which metric names mean what, per server, as their source code defines them (the fixture
+//! pages in `tests/fixtures/server_metrics/` cite file and version). For each concept the first
+//! name with samples on a page wins, so newer names come before the ones they replaced.
+
+/// Requests in the running batch (gauge).
+pub const RUNNING: &[&str] = &[
+    "vllm:num_requests_running",
+    "sglang:num_running_reqs",
+    "tgi_batch_current_size",
+    "llamacpp:requests_processing",
+];
+/// Requests waiting for a slot (gauge).
+pub const WAITING: &[&str] = &[
+    "vllm:num_requests_waiting",
+    "sglang:num_queue_reqs",
+    "tgi_queue_size",
+    "llamacpp:requests_deferred",
+];
+/// KV-cache use, 0..1 (gauge). vLLM renamed `gpu_cache_usage_perc` in 0.9 and emitted both
+/// until 0.10; llama.cpp removed its gauge (PR #13660) and TGI never had one.
+pub const KV: &[&str] = &[
+    "vllm:kv_cache_usage_perc",
+    "vllm:gpu_cache_usage_perc",
+    "sglang:token_usage",
+    "llamacpp:kv_cache_usage_ratio",
+];
+/// Prompt tokens processed (counter; TGI: the sum of its input-length histogram, on finish).
+pub const PROMPT: &[&str] = &[
+    "vllm:prompt_tokens_total",
+    "sglang:prompt_tokens_total",
+    "llamacpp:prompt_tokens_total",
+    "tgi_request_input_length_sum",
+];
+/// Generated tokens (counter). vLLM counts per engine step (live); SGLang, TGI and llama.cpp
+/// when a request finishes.
+pub const GENERATION: &[&str] = &[
+    "vllm:generation_tokens_total",
+    "sglang:generation_tokens_total",
+    "llamacpp:tokens_predicted_total",
+    "tgi_request_generated_tokens_sum",
+];
+/// Requests finished (counter; vLLM's has one series per finish reason, summed).
+pub const REQUESTS: &[&str] = &[
+    "vllm:request_success_total",
+    "sglang:num_requests_total",
+    "tgi_request_success",
+];
+pub const PREEMPT: &[&str] = &[
+    "vllm:num_preemptions_total",
+    "sglang:num_retracted_requests_total",
+];
+/// vLLM's prefix-cache counters, in tokens (0.9 on; `gpu_` names are the older ones, in
+/// blocks in 0.8).
+pub const PREFIX_HITS: &[&str] = &[
+    "vllm:prefix_cache_hits_total",
+    "vllm:gpu_prefix_cache_hits_total",
+];
+pub const PREFIX_QUERIES: &[&str] = &[
+    "vllm:prefix_cache_queries_total",
+    "vllm:gpu_prefix_cache_queries_total",
+];
+/// SGLang: prompt tokens taken from its radix cache (a part of `sglang:prompt_tokens_total`).
+pub const SGLANG_CACHED: &[&str] = &["sglang:cached_tokens_total"];
+/// llama.cpp: prompt tokens reused from the cache (apart from `llamacpp:prompt_tokens_total`).
+pub const LLAMA_CACHED: &[&str] = &["llamacpp:prompt_tokens_cached_total"];
+/// Hit-rate gauges, where no counters exist: vLLM v0 and SGLang (per batch, instantaneous).
+pub const PREFIX_HIT_RATE_GAUGE: &[&str] =
+    &["vllm:gpu_prefix_cache_hit_rate", "sglang:cache_hit_rate"];
+pub const BUSY_SLOTS: &[&str] = &["llamacpp:n_busy_slots_per_decode"];
+/// Speculative decoding counters (vLLM `vllm/v1/spec_decode/metrics.py`, llama.cpp).
+pub const SPEC_DRAFT_TOKENS: &[&str] = &[
+    "vllm:spec_decode_num_draft_tokens_total",
+    "llamacpp:spec_decode_num_draft_tokens_total",
+];
+pub const SPEC_ACCEPTED_TOKENS: &[&str] = &[
+    "vllm:spec_decode_num_accepted_tokens_total",
+    "llamacpp:spec_decode_num_accepted_tokens_total",
+];
+/// SGLang's acceptance gauge (accepted / drafted in the last batch).
+pub const SPEC_ACCEPT_RATE_GAUGE: &[&str] = &["sglang:spec_accept_rate"];
+
+/// Histograms (base names, without `_bucket`). TGI has no TTFT histogram; llama.cpp none.
+pub const TTFT: &[&str] = &[
+    "vllm:time_to_first_token_seconds",
+    "sglang:time_to_first_token_seconds",
+];
+/// Inter-token latency: vLLM renamed `time_per_output_token_seconds` in 0.11 (same meaning).
+pub const ITL: &[&str] = &[
+    "vllm:inter_token_latency_seconds",
+    "vllm:time_per_output_token_seconds",
+    "sglang:inter_token_latency_seconds",
+];
+/// Per-request time per output token (TGI's is the only per-token figure it has).
+pub const TPOT: &[&str] = &[
+    "vllm:request_time_per_output_token_seconds",
+    "tgi_request_mean_time_per_token_duration",
+];
+pub const E2E: &[&str] = &[
+    "vllm:e2e_request_latency_seconds",
+    "sglang:e2e_request_latency_seconds",
+    "tgi_request_duration",
+];
+pub const QUEUE: &[&str] = &[
+    "vllm:request_queue_time_seconds",
+    "sglang:queue_time_seconds",
+    "tgi_request_queue_duration",
+];
