@@ -105,3 +105,115 @@ pub const QUEUE: &[&str] = &[
     "sglang:queue_time_seconds",
     "tgi_request_queue_duration",
 ];
+
+#[cfg(test)]
+mod tests {
+    //! Each server's page, written from its source's metric definitions (the fixture cites file
+    //! and version), read into the same figures.
+    use super::super::ServerMetrics;
+
+    fn page(name: &str) -> ServerMetrics {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/server_metrics/"
+        );
+        let text = std::fs::read_to_string(format!("{dir}{name}")).unwrap();
+        let parsed = crate::telemetry::prom::parse(&text);
+        assert!(parsed.errors.is_empty(), "{name}: {:?}", parsed.errors);
+        ServerMetrics::from_text(&text)
+    }
+
+    #[test]
+    fn vllm_two_engines_summed_and_averaged() {
+        let m = page("vllm_0.10.txt");
+        assert_eq!(m.server, "vllm");
+        assert_eq!((m.running, m.waiting), (Some(11.0), Some(2.0)));
+        assert_eq!(m.kv_usage, Some(0.2), "the mean of 30% and 10%");
+        assert_eq!(m.generation_tokens_total, Some(5500.0));
+        assert_eq!(m.requests_total, Some(40.0), "every finish reason");
+        assert_eq!(m.preemptions_total, Some(3.0));
+        // The new names win over their deprecated twins (same values here).
+        assert_eq!(
+            (m.prefix_hits_total, m.prefix_queries_total),
+            (Some(10840.0), Some(20000.0))
+        );
+        let ttft = m.latency.ttft.as_ref().unwrap();
+        assert_eq!(ttft.count(), 40.0);
+        // Rank 20 of 40: 18 at or below 0.1 s, 36 at or below 0.25 s.
+        assert!((ttft.quantile(0.5).unwrap() - (0.1 + 0.15 * 2.0 / 18.0)).abs() < 1e-9);
+        // vLLM 0.10 still names ITL time_per_output_token_seconds.
+        assert_eq!(m.latency.itl.as_ref().map(|b| b.count()), Some(3000.0));
+        assert!(m.latency.e2e.is_some() && m.latency.queue.is_some());
+        assert_eq!(
+            m.spec_draft_tokens_total, None,
+            "no speculative decoding configured"
+        );
+    }
+
+    #[test]
+    fn sglang_counters_gauges_and_histograms() {
+        let m = page("sglang.txt");
+        assert_eq!(m.server, "sglang");
+        assert_eq!(
+            (m.running, m.waiting, m.kv_usage),
+            (Some(7.0), Some(1.0), Some(0.42))
+        );
+        assert_eq!(m.prompt_tokens_total, Some(4000.0));
+        assert_eq!(m.generation_tokens_total, Some(1200.0));
+        assert_eq!(
+            (m.prefix_hits_total, m.prefix_queries_total),
+            (Some(2168.0), Some(4000.0))
+        );
+        assert_eq!(m.prefix_hit_rate_gauge, Some(0.61));
+        assert_eq!(m.spec_accept_rate_gauge, Some(0.7));
+        assert_eq!(m.preemptions_total, Some(2.0));
+        assert_eq!(m.requests_total, Some(10.0));
+        assert_eq!(
+            m.latency.ttft.as_ref().and_then(|b| b.quantile(0.5)),
+            Some(0.15)
+        );
+        assert_eq!(m.latency.itl.as_ref().map(|b| b.count()), Some(1190.0));
+        assert!(m.latency.queue.is_none(), "not on this page");
+    }
+
+    #[test]
+    fn tgi_has_no_ttft_kv_or_prefix_cache() {
+        let m = page("tgi.txt");
+        assert_eq!(m.server, "tgi");
+        assert_eq!(
+            (m.running, m.waiting, m.kv_usage),
+            (Some(12.0), Some(3.0), None)
+        );
+        assert_eq!(m.prompt_tokens_total, Some(14000.0));
+        assert_eq!(m.generation_tokens_total, Some(3584.0));
+        assert_eq!(m.requests_total, Some(28.0));
+        assert_eq!((m.prefix_hits_total, m.prefix_queries_total), (None, None));
+        assert!(m.latency.ttft.is_none() && m.latency.itl.is_none());
+        assert_eq!(m.latency.tpot.as_ref().map(|b| b.count()), Some(28.0));
+        assert_eq!(
+            m.latency.e2e.as_ref().and_then(|b| b.quantile(0.5)),
+            Some(1.0 + 1.5 * 14.0 / 20.0)
+        );
+        assert_eq!(m.latency.queue.as_ref().map(|b| b.count()), Some(28.0));
+    }
+
+    #[test]
+    fn llama_cpp_cached_of_all_prompt_tokens_and_spec_decode() {
+        let m = page("llama_cpp.txt");
+        assert_eq!(m.server, "llama.cpp");
+        assert_eq!(
+            (m.running, m.waiting, m.kv_usage),
+            (Some(4.0), Some(1.0), None)
+        );
+        assert_eq!(m.prompt_tokens_total, Some(3_214_570.0));
+        assert_eq!(m.prefix_hits_total, Some(1_071_520.0));
+        assert_eq!(m.prefix_queries_total, Some(4_286_090.0));
+        assert_eq!(m.generation_tokens_total, Some(204_800.0));
+        assert_eq!(
+            (m.spec_draft_tokens_total, m.spec_accepted_tokens_total),
+            (Some(1000.0), Some(640.0))
+        );
+        assert_eq!(m.busy_slots_per_decode, Some(3.2));
+        assert!(m.latency.ttft.is_none());
+    }
+}
