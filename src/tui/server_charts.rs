@@ -43,14 +43,31 @@ pub fn render(
     ours: Option<&Snapshot>,
     theme: &Theme,
 ) {
+    // Only the rows there is something to say about take room when room is short.
     let lat_h = LATENCY_H + u16::from(ours.is_some());
-    let (lat_h, queue_h) = if area.height >= 8 + lat_h + QUEUE_H {
+    let queue_rows = queue_rows(v) as u16;
+    let (lat_h, queue_h_want) = if area.height < 8 + lat_h + QUEUE_H {
+        let missing = v.latest.as_ref().map_or(0, |m| {
+            m.latency
+                .named()
+                .iter()
+                .filter(|(_, h)| h.is_none())
+                .count()
+        });
+        // Short: no header row, no rows of histograms the server lacks; running and waiting
+        // share a row.
+        (lat_h - 1 - (missing as u16).min(4), queue_rows.max(2) + 1)
+    } else {
         (lat_h, QUEUE_H)
+    };
+    let (lat_h, queue_h) = if area.height >= 8 + lat_h + queue_h_want {
+        (lat_h, queue_h_want)
     } else if area.height >= 6 + lat_h {
         (lat_h, area.height - 6 - lat_h)
     } else {
         (area.height.saturating_sub(6).min(lat_h), 0)
     };
+    let short = area.height < 8 + LATENCY_H + QUEUE_H;
     let [top, lat, queue] = Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(lat_h),
@@ -59,10 +76,10 @@ pub fn render(
     .areas(area);
     tokens(frame, top, v, theme);
     if lat.height >= 3 {
-        latency(frame, lat, v, ours, theme);
+        latency(frame, lat, v, ours, theme, short);
     }
     if queue.height >= 3 {
-        queue_and_cache(frame, queue, v, theme);
+        queue_and_cache(frame, queue, v, theme, short);
     }
 }
 
@@ -199,9 +216,20 @@ fn tokens(frame: &mut Frame, area: Rect, v: &ServerView, theme: &Theme) {
     frame.render_widget(chart, plot);
 }
 
-fn latency(frame: &mut Frame, area: Rect, v: &ServerView, ours: Option<&Snapshot>, theme: &Theme) {
+fn latency(
+    frame: &mut Frame,
+    area: Rect,
+    v: &ServerView,
+    ours: Option<&Snapshot>,
+    theme: &Theme,
+    short: bool,
+) {
     let secs = v.window.span.as_secs().max(1);
-    let title = format!("Server latency, last {secs} s (its histograms)");
+    let title = if short {
+        format!("Server latency p50 / p90 / p99, last {secs} s")
+    } else {
+        format!("Server latency, last {secs} s (its histograms)")
+    };
     let block = pane_block(&title, Some('2'), theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -209,14 +237,16 @@ fn latency(frame: &mut Frame, area: Rect, v: &ServerView, ours: Option<&Snapshot
         frame.render_widget(Paragraph::new(Line::styled(why, theme.warn())), inner);
         return;
     }
-    let cell = |x: Option<f64>| format!("{:>10}", fmt::ms(x));
-    let mut lines = vec![Line::styled(
-        format!(
-            "{:<7}{:>10}{:>10}{:>10}{:>9}",
-            "", "p50", "p90", "p99", "count"
-        ),
-        theme.dim(),
-    )];
+    let mut lines = Vec::new();
+    if !short {
+        lines.push(Line::styled(
+            format!(
+                "{:<7}{:>10}{:>10}{:>10}{:>9}",
+                "", "p50", "p90", "p99", "count"
+            ),
+            theme.dim(),
+        ));
+    }
     for (name, b) in v.window.latency.named() {
         let present = v.latest.as_ref().is_some_and(|m| {
             m.latency
@@ -226,19 +256,25 @@ fn latency(frame: &mut Frame, area: Rect, v: &ServerView, ours: Option<&Snapshot
         });
         let line = match b {
             Some(b) if b.count() > 0.0 => {
-                let q = |p: f64| b.quantile(p).map(|s| s * 1000.0);
+                let q = |p: f64| {
+                    format!(
+                        "{:>10}",
+                        b.quantile_text(p).unwrap_or_else(|| fmt::NA.into())
+                    )
+                };
                 Line::from(vec![
                     Span::styled(format!("{name:<7}"), theme.text()),
-                    Span::styled(cell(q(0.5)), theme.series(0)),
-                    Span::styled(cell(q(0.9)), theme.text()),
-                    Span::styled(cell(q(0.99)), theme.text()),
+                    Span::styled(q(0.5), theme.series(0)),
+                    Span::styled(q(0.9), theme.text()),
+                    Span::styled(q(0.99), theme.text()),
                     Span::styled(format!("{:>9}", fmt::count(b.count() as u64)), theme.dim()),
                 ])
             }
-            _ if present => Line::from(vec![
+            _ if present || v.recent.len() < 2 => Line::from(vec![
                 Span::styled(format!("{name:<7}"), theme.text()),
                 Span::styled("  no requests recorded in the window", theme.dim()),
             ]),
+            _ if short => continue,
             _ => Line::from(vec![
                 Span::styled(format!("{name:<7}"), theme.text()),
                 Span::styled(
@@ -279,7 +315,18 @@ fn latency(frame: &mut Frame, area: Rect, v: &ServerView, ours: Option<&Snapshot
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn queue_and_cache(frame: &mut Frame, area: Rect, v: &ServerView, theme: &Theme) {
+/// Rows the queue-and-cache pane will show.
+fn queue_rows(v: &ServerView) -> usize {
+    let last = |f: fn(&ServerPoint) -> Option<f64>| v.recent.iter().rev().find_map(f);
+    // running, waiting, KV cache, prefix hit and preemptions always (a figure or why not).
+    5 + usize::from(
+        last(|p| p.spec_acceptance)
+            .or(v.window.spec_acceptance)
+            .is_some(),
+    )
+}
+
+fn queue_and_cache(frame: &mut Frame, area: Rect, v: &ServerView, theme: &Theme, short: bool) {
     let block = pane_block("Queue and cache", Some('3'), theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -336,7 +383,21 @@ fn queue_and_cache(frame: &mut Frame, area: Rect, v: &ServerView, theme: &Theme)
         ),
     ];
     let mut lines = Vec::new();
+    if short {
+        // Running and waiting as numbers on one row; the sparklines below carry the history.
+        let n = |x: Option<f64>| x.map_or(fmt::NA.to_string(), |x| format!("{x:.0}"));
+        let m = v.latest.as_ref();
+        lines.push(Line::from(vec![
+            Span::styled("running ", theme.dim()),
+            Span::styled(n(m.and_then(|m| m.running)), theme.text()),
+            Span::styled("  waiting ", theme.dim()),
+            Span::styled(n(m.and_then(|m| m.waiting)), theme.text()),
+        ]));
+    }
     for (name, get, show, max, missing) in rows {
+        if short && matches!(name, "running" | "waiting") {
+            continue;
+        }
         let vals: Vec<Option<f64>> = v.recent.iter().map(get).collect();
         let last = vals.iter().rev().flatten().next().copied();
         // The window's figure for the rates that need one (a second may see no prompt).

@@ -128,6 +128,31 @@ impl Buckets {
         Some(lower + (upper - lower) * (rank - below) / inside)
     }
 
+    /// The `q` quantile for people, milliseconds: "<300 ms" when the rank falls in the lowest
+    /// bucket (vLLM's request-latency buckets start at 0.3 s: all that is known is "below"),
+    /// ">N" in the `+Inf` bucket, else the interpolated value.
+    pub fn quantile_text(&self, q: f64) -> Option<String> {
+        let v = self.quantile(q)?;
+        let rank = q * self.count();
+        let i = self.counts.iter().position(|&c| c >= rank)?;
+        let ms = |s: f64| {
+            if s >= 1.0 {
+                format!("{s:.2}s")
+            } else {
+                format!("{:.0}ms", s * 1000.0)
+            }
+        };
+        Some(if i == 0 && self.bounds.len() > 1 {
+            format!("<{}", ms(self.bounds[0]))
+        } else if !self.bounds[i].is_finite() {
+            format!(">{}", ms(v))
+        } else if v < 1.0 {
+            format!("{:.1}ms", v * 1000.0)
+        } else {
+            ms(v)
+        })
+    }
+
     /// Mean observation (`_sum / _count`), `None` with no observations.
     pub fn mean(&self) -> Option<f64> {
         let n = self.count();

@@ -168,7 +168,12 @@ mod tests {
         assert_eq!(m.spec_accept_rate_gauge, Some(0.7));
         assert_eq!(m.preemptions_total, Some(2.0));
         assert_eq!(m.requests_total, Some(10.0));
-        let p50 = m.latency.ttft.as_ref().and_then(|b| b.quantile(0.5)).unwrap();
+        let p50 = m
+            .latency
+            .ttft
+            .as_ref()
+            .and_then(|b| b.quantile(0.5))
+            .unwrap();
         assert!((p50 - 0.15).abs() < 1e-12, "{p50}");
         assert_eq!(m.latency.itl.as_ref().map(|b| b.count()), Some(1190.0));
         assert!(m.latency.queue.is_none(), "not on this page");

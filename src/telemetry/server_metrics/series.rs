@@ -228,6 +228,8 @@ impl ServerView {
 #[serde(default)]
 pub struct LatencyFigures {
     pub count: f64,
+    /// The server's lowest bucket bound: figures under it are interpolations, not readings.
+    pub lowest_bucket_ms: Option<f64>,
     pub mean_ms: Option<f64>,
     pub p50_ms: Option<f64>,
     pub p90_ms: Option<f64>,
@@ -239,6 +241,11 @@ impl LatencyFigures {
         let b = b.as_ref()?;
         Some(LatencyFigures {
             count: b.count(),
+            lowest_bucket_ms: b
+                .bounds
+                .first()
+                .filter(|x| x.is_finite())
+                .map(|x| x * 1000.0),
             mean_ms: b.mean().map(|s| s * 1000.0),
             p50_ms: ms(&Some(b.clone()), 0.5),
             p90_ms: ms(&Some(b.clone()), 0.9),
@@ -488,7 +495,15 @@ impl ServerRunStats {
         ] {
             if let Some(f) = f.as_ref().filter(|f| f.count > 0.0) {
                 let v = |x: Option<f64>| x.map_or("n/a".into(), |x| format!("{x:.1}"));
-                lines.push(row(name, format!("{} / {}", v(f.p50_ms), v(f.p99_ms))));
+                let mut text = format!("{} / {}", v(f.p50_ms), v(f.p99_ms));
+                if let Some(b) = f
+                    .lowest_bucket_ms
+                    .filter(|b| f.p50_ms.is_some_and(|p| p <= *b))
+                {
+                    // Interpolated inside the first bucket: only "below" is known.
+                    text.push_str(&format!(" (below {b:.0} ms: the server's first bucket)"));
+                }
+                lines.push(row(name, text));
             }
         }
         if self.cached_prompt_tokens.is_some() {
