@@ -338,7 +338,10 @@ fn queue_and_cache(frame: &mut Frame, area: Rect, v: &ServerView, theme: &Theme,
     let label_w = 22;
     let spark_w = w.saturating_sub(label_w + 1);
     type Get = fn(&ServerPoint) -> Option<f64>;
-    let rows: [(&str, Get, fn(f64) -> String, Option<f64>, &str); 6] = [
+    type Show = fn(f64) -> String;
+    // Name, value, how to show it, the scale's top (None: the data's), why it may be missing.
+    type Row = (&'static str, Get, Show, Option<f64>, &'static str);
+    let rows: [Row; 6] = [
         (
             "running",
             |p| p.running,

@@ -108,7 +108,7 @@ impl Buckets {
     /// the `+Inf` bucket answer the highest finite bound (all that is known about them).
     pub fn quantile(&self, q: f64) -> Option<f64> {
         let total = self.count();
-        if !(total > 0.0) || !(0.0..=1.0).contains(&q) {
+        if total.is_nan() || total <= 0.0 || !(0.0..=1.0).contains(&q) {
             return None;
         }
         let rank = q * total;

@@ -29,6 +29,9 @@ pub struct Totals {
     pub latency: LatencyBuckets,
 }
 
+/// Reads one counter off a scrape.
+type Counter = fn(&ServerMetrics) -> Option<f64>;
+
 /// How much a counter moved between two readings of one source: `None` when it is not there,
 /// 0 on its first reading (the baseline), its value when it went down (a restart).
 fn counter_step(prev: Option<f64>, now: Option<f64>) -> Option<f64> {
@@ -51,7 +54,7 @@ fn zeroed(b: &Buckets) -> Buckets {
 impl Totals {
     /// Add one source's movement from `prev` (its last good scrape) to `now`.
     fn absorb(&mut self, prev: Option<&ServerMetrics>, now: &ServerMetrics) {
-        let fields: [(fn(&ServerMetrics) -> Option<f64>, &mut Option<f64>); 9] = [
+        let fields: [(Counter, &mut Option<f64>); 9] = [
             (|m| m.generation_tokens_total, &mut self.generation),
             (|m| m.prompt_tokens_total, &mut self.prompt),
             (|m| m.requests_total, &mut self.requests),
