@@ -19,7 +19,7 @@ const KEYS: [(&str, &str, &str); 9] = [
     ("w", "window", "win"),
     ("t", "theme", "theme"),
     ("s", "save", "save"),
-    ("1-4", "zoom", "zoom"),
+    ("1-5", "zoom", "zoom"),
     ("?", "help", "help"),
     ("q", "quit", "quit"),
 ];
@@ -61,7 +61,7 @@ pub fn render(
             Span::styled(" save result and screen  ", theme.dim()),
             Span::styled("q", theme.accent()),
             Span::styled(" quit  ", theme.dim()),
-            Span::styled("w t 1-4 ?", theme.accent()),
+            Span::styled("w t 1-5 ?", theme.accent()),
             Span::styled(" look around", theme.dim()),
         ];
         // Narrow: drop the least needed (looking around), then the words; never cut a key.
