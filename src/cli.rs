@@ -40,6 +40,52 @@ pub enum Command {
     Gpu(crate::telemetry::gpu::GpuArgs),
     /// Serve this node's GPU telemetry as Prometheus text (dcgm-exporter names).
     Agent(crate::telemetry::gpu::AgentArgs),
+    /// Watch a server someone else is loading: its own /metrics (tokens/s, queue, KV cache,
+    /// prefix cache, latency) and the GPUs, live, sending no requests.
+    Watch(WatchArgs),
+}
+
+/// `tokscope watch URL`: the dashboard without load.
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    /// Server base URL; its /metrics is read. Optional when --metrics is given.
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+    /// A /metrics URL to read instead (repeatable: data-parallel replicas behind one address
+    /// are summed per figure).
+    #[arg(long = "metrics", value_name = "URL")]
+    pub metrics: Vec<String>,
+    /// Seconds between scrapes of /metrics.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1.0
+    )]
+    pub interval: f64,
+    /// GPU sampling interval in seconds.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1.0
+    )]
+    pub gpu_interval: f64,
+    /// Remote GPU telemetry: a Prometheus /metrics URL of `tokscope agent` or dcgm-exporter,
+    /// optionally NAME=URL (repeatable).
+    #[arg(long = "gpu-endpoint", value_name = "[NAME=]URL")]
+    pub gpu_endpoints: Vec<String>,
+    /// Do not sample local GPUs.
+    #[arg(long)]
+    pub no_gpu: bool,
+    #[arg(long, value_name = "DIR")]
+    pub result_dir: Option<PathBuf>,
+    /// Where `s` and quitting write the per-second series (default
+    /// tokscope-watch-{date}.json).
+    #[arg(long, value_name = "FILE")]
+    pub result_filename: Option<String>,
+    #[command(flatten)]
+    pub ui: UiArgs,
 }
 
 /// The dashboard: every load flag, plus display options.

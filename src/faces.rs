@@ -5,3 +5,4 @@
 pub mod check;
 pub mod dashboard;
 pub mod headless;
+pub mod watch;

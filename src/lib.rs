@@ -31,6 +31,7 @@ pub fn run_cli() -> std::process::ExitCode {
             Err(e) => faces::headless::report_error(&e),
         },
         Some(cli::Command::Agent(args)) => with_runtime(|| telemetry::gpu::run_agent(args)),
+        Some(cli::Command::Watch(args)) => faces::watch::run(args),
         None => faces::dashboard::run(cli.dashboard),
     }
 }

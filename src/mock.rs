@@ -23,11 +23,13 @@
 mod faults;
 mod generate;
 mod metrics;
+mod prefix_cache;
 mod server;
 pub mod tokens;
 mod wire;
 
 pub use faults::{FaultKind, FaultRates};
+pub use metrics::MetricNames;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -132,6 +134,13 @@ pub struct MockArgs {
     /// serve: "Unexpected fields in the request"). Repeatable.
     #[arg(long = "reject-field", value_name = "NAME")]
     pub reject_fields: Vec<String>,
+    /// Whose names /metrics uses: vllm (default) or sglang.
+    #[arg(long, value_enum, default_value_t = MetricNames::Vllm)]
+    pub metric_names: MetricNames,
+    /// Serve `POST /admin/reset-metrics`, which zeroes counters and histograms as a restart
+    /// would (for tests of counter resets).
+    #[arg(long)]
+    pub admin_routes: bool,
 }
 
 fn parse_non_negative(s: &str) -> Result<f64, String> {
@@ -192,6 +201,8 @@ pub struct MockConfig {
     pub api_key: Option<String>,
     /// Request-body fields answered with HTTP 422.
     pub reject_fields: Vec<String>,
+    pub metric_names: MetricNames,
+    pub admin_routes: bool,
 }
 
 impl Default for MockConfig {
@@ -219,6 +230,8 @@ impl Default for MockConfig {
             seed: 0,
             api_key: None,
             reject_fields: Vec::new(),
+            metric_names: MetricNames::Vllm,
+            admin_routes: false,
         }
     }
 }
@@ -265,6 +278,8 @@ impl From<&MockArgs> for MockConfig {
             seed,
             api_key: a.api_key.clone(),
             reject_fields: a.reject_fields.clone(),
+            metric_names: a.metric_names,
+            admin_routes: a.admin_routes,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! report (`run_report`, built in one place by `build`) and where its file goes (`result`).
 
 mod build;
+pub mod client_vs_server;
 pub mod finish;
 pub mod result;
 pub mod run_report;

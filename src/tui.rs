@@ -20,12 +20,14 @@ pub mod latency;
 pub mod load;
 pub mod log;
 pub mod pane;
+pub mod server_charts;
 pub mod server_pane;
 pub mod side;
 pub mod stderr_capture;
 pub mod telemetry_side;
 pub mod theme;
 pub mod throughput;
+pub mod watch_screen;
 
 use crate::load::engine::Command;
 use crate::metrics::snapshot::Snapshot;
@@ -82,6 +84,10 @@ pub struct DashboardCtx {
     /// Called on `s`.
     pub on_save: SaveFn,
     pub side: SidePanel,
+    /// The server scraper's view, for the server pane (`5`) and the `watch` screen.
+    pub server:
+        Option<tokio::sync::watch::Receiver<Arc<crate::telemetry::server_metrics::ServerView>>>,
+    pub screen: app::Screen,
 }
 
 /// How the dashboard ended.
@@ -307,6 +313,10 @@ where
 {
     anyhow::ensure!(!themes.is_empty(), "no theme to draw with");
     let mut app = App::new(themes.len());
+    app.screen = ctx.screen;
+    if let Some(rx) = ctx.server.as_mut() {
+        app.server = rx.borrow_and_update().clone();
+    }
     let mut sampler = crate::telemetry::sysstat::Sampler::default();
     let mut snap: Arc<Snapshot> = ctx.snapshots.borrow_and_update().clone();
     let mut dirty = true;
@@ -378,6 +388,13 @@ where
             }
             if let Some(gpu) = ctx.side.gpu.as_mut() {
                 dirty |= gpu.refresh();
+            }
+            if let Some(rx) = ctx.server.as_mut() {
+                let latest = rx.borrow_and_update().clone();
+                if !Arc::ptr_eq(&latest, &app.server) {
+                    app.server = latest;
+                    dirty = true;
+                }
             }
             if app.flash.is_some() && app.flash_at(now).is_none() {
                 app.flash = None;

@@ -81,10 +81,14 @@ fn server() -> ServerRunStats {
              vllm:num_preemptions_total{{engine=\"0\"}} 0\n"
         )
     };
-    let mut s = ServerRunStats::default();
-    s.observe(&ServerMetrics::from_text(&page(30.0, 1000.0)));
-    s.observe(&ServerMetrics::from_text(&page(32.0, 90_000.0)));
-    s
+    let t0 = std::time::Instant::now();
+    let mut l = tokscope::telemetry::server_metrics::series::Ledger::new(1, t0);
+    l.tick(t0, &[Some(ServerMetrics::from_text(&page(30.0, 1000.0)))]);
+    l.tick(
+        t0 + std::time::Duration::from_secs(60),
+        &[Some(ServerMetrics::from_text(&page(32.0, 90_000.0)))],
+    );
+    l.run().clone()
 }
 
 /// The result as the run's end writes it.

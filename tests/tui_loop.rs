@@ -86,6 +86,8 @@ fn run_script(
         },
         on_save,
         side: SidePanel::default(),
+        server: None,
+        screen: Default::default(),
     };
     let mut script = Script {
         steps: steps.into(),

@@ -46,10 +46,14 @@ fn screen_with(app: &App, snap: &Snapshot, gpus: Gpus, w: u16, h: u16) -> String
         Gpus::Fixture => fixtures::gpu_view(snap, now),
         Gpus::NoneFound => fixtures::no_gpu_view(),
     };
-    let side = TelemetrySide::fixed(fixtures::server_view(snap), Some(gpu));
+    let server = fixtures::server_view(snap);
+    let side = TelemetrySide::fixed(server.clone(), Some(gpu));
     let size = Size::new(w, h);
     let side: &dyn SideView = &side;
-    let buffer = screen_picture(app, snap, &Theme::dark(), now, Some(side), size).expect("draw");
+    // The server pane (`5`) reads the same view the side panel shows.
+    let mut app = app.clone();
+    app.server = std::sync::Arc::new(server);
+    let buffer = screen_picture(&app, snap, &Theme::dark(), now, Some(side), size).expect("draw");
     export::to_text(&buffer)
 }
 

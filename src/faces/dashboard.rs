@@ -72,10 +72,11 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     let running = runner::start(prepared, true);
     let gpu = crate::faces::headless::start_gpu(&plan.gpu).map(Arc::new);
     let server = crate::telemetry::server_metrics::spawn_scraper(
-        base.clone(),
-        std::time::Duration::from_secs(2),
+        vec![crate::telemetry::server_metrics::scraper::metrics_url(
+            &base,
+        )],
+        std::time::Duration::from_secs(1),
     );
-    let server_rx = server.clone();
     // The GPU window opens with the timed run, after the warm-ups (as in `bench`).
     let gpu_run: Arc<std::sync::Mutex<Option<crate::telemetry::gpu::RunId>>> = Arc::default();
     if let Some(g) = gpu.clone() {
@@ -94,8 +95,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         paths: paths.clone(),
         gpu: gpu.clone(),
         gpu_run: gpu_run.clone(),
-        server: server_rx.clone(),
-        base: base.clone(),
+        server: server.clone(),
         goodput: !plan.stats.goodput.is_empty(),
         workload: running.workload.clone(),
         rt: rt.handle().clone(),
@@ -106,9 +106,11 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         commands: running.commands.clone(),
         ui: args.ui.clone(),
         on_save,
+        server: Some(server.view.clone()),
+        screen: crate::tui::app::Screen::Dashboard,
         side: crate::tui::SidePanel {
             gpu: Some(Box::new(crate::tui::telemetry_side::TelemetrySide::new(
-                server,
+                server.view.clone(),
                 gpu.as_deref().map(|m| m.subscribe()),
             ))),
         },
@@ -142,8 +144,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         &meta,
         &outcome,
         gpu_stats.as_ref(),
-        &server_rx,
-        &base,
+        &server,
         !plan.stats.goodput.is_empty(),
     ));
     // The simulator goes only now, after the report's last reading of its /metrics.
@@ -167,8 +168,7 @@ struct SaveCtx {
     paths: crate::report::result::ResultPaths,
     gpu: Option<Arc<crate::telemetry::gpu::GpuMonitor>>,
     gpu_run: Arc<std::sync::Mutex<Option<crate::telemetry::gpu::RunId>>>,
-    server: tokio::sync::watch::Receiver<Arc<crate::telemetry::server_metrics::ServerView>>,
-    base: String,
+    server: crate::telemetry::server_metrics::ServerScraper,
     goodput: bool,
     workload: crate::runner::WorkloadHandle,
     rt: tokio::runtime::Handle,
@@ -199,7 +199,6 @@ impl SaveCtx {
             &outcome,
             gpu.as_ref(),
             &self.server,
-            &self.base,
             self.goodput,
         ));
         crate::report::result::write_json(&self.paths.json, &report.report)?;

@@ -87,8 +87,12 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| "inf".into()),
     );
     let gpu = start_gpu(&plan.gpu);
-    let server =
-        crate::telemetry::server_metrics::spawn_scraper(base.clone(), Duration::from_secs(1));
+    let server = crate::telemetry::server_metrics::spawn_scraper(
+        vec![crate::telemetry::server_metrics::scraper::metrics_url(
+            &base,
+        )],
+        Duration::from_secs(1),
+    );
     let running = runner::start(prepared, save);
     let signal = spawn_signal_stop(running.commands.clone());
     let progress = spawn_progress(running.snapshots.clone(), num_prompts, duration);
@@ -106,7 +110,6 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         &outcome,
         gpu_stats.as_ref(),
         &server,
-        &base,
         !plan.stats.goodput.is_empty(),
     )
     .await;

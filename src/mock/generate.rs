@@ -26,6 +26,7 @@ pub(crate) struct Sim {
     pub slots: Option<Semaphore>,
     /// The model name as a JSON string literal, quotes included, for the chunk prefix.
     pub model_json: String,
+    pub prefix_cache: super::prefix_cache::PrefixCache,
 }
 
 impl Sim {
@@ -34,6 +35,7 @@ impl Sim {
         // Serialising a plain string cannot fail; fall back to a placeholder all the same.
         let model_json = serde_json::to_string(&cfg.model).unwrap_or_else(|_| "\"\"".into());
         Sim {
+            prefix_cache: super::prefix_cache::PrefixCache::new(cfg.kv_cache_tokens),
             cfg,
             metrics: Metrics::default(),
             slots,
@@ -48,6 +50,8 @@ pub(crate) struct Plan {
     /// When the request arrived; TTFT is measured from here.
     pub arrival: Instant,
     pub prompt_tokens: u32,
+    /// Of the prompt tokens, those the prefix cache held.
+    pub cached_tokens: u32,
     pub output_tokens: u32,
     /// The first this-many output tokens are reasoning.
     pub reasoning_tokens: u32,
@@ -166,6 +170,12 @@ pub(crate) async fn generate<S: Sink>(sim: &Sim, plan: &Plan, sink: &mut S) -> R
     let m = &sim.metrics;
     let slot = admit(sim, sink).await?;
     let admitted = Instant::now();
+    m.queue.observe(admitted - plan.arrival);
+    // Looked up when scheduled, as vLLM's scheduler counts them.
+    m.prefix_queries
+        .fetch_add(u64::from(plan.prompt_tokens), Relaxed);
+    m.prefix_hits
+        .fetch_add(u64::from(plan.cached_tokens), Relaxed);
     m.running.fetch_add(1, Relaxed);
     let mut run = Running {
         metrics: m,
@@ -181,6 +191,7 @@ pub(crate) async fn generate<S: Sink>(sim: &Sim, plan: &Plan, sink: &mut S) -> R
     let chunks = plan.chunks();
     let per_chunk = plan.tokens_per_chunk.max(1);
     let fault = plan.draw.fault.filter(|k| !k.is_before_response());
+    let mut last_chunk: Option<Instant> = None;
     for i in 0..=chunks {
         if i > 0 && i < chunks {
             deadline += chunk_gap(cfg.itl, cfg.slowdown, m.running.load(Relaxed));
@@ -209,8 +220,12 @@ pub(crate) async fn generate<S: Sink>(sim: &Sim, plan: &Plan, sink: &mut S) -> R
             break;
         }
         sink.wait_until(deadline).await?;
+        let sent_at = Instant::now();
+        if let Some(prev) = last_chunk.replace(sent_at) {
+            m.observe_itl(sent_at - prev);
+        }
         if i == 0 {
-            m.ttft.observe(Instant::now() - plan.arrival);
+            m.observe_ttft(Instant::now() - plan.arrival);
             sink.send(Event::Role).await?;
         }
         let start = i * per_chunk;
@@ -229,7 +244,12 @@ pub(crate) async fn generate<S: Sink>(sim: &Sim, plan: &Plan, sink: &mut S) -> R
         sink.wait_until(deadline).await?;
     }
     m.success(plan.finish);
-    m.e2e.observe(Instant::now() - plan.arrival);
+    m.observe_e2e(Instant::now() - plan.arrival);
+    m.finished(
+        u64::from(plan.prompt_tokens),
+        u64::from(plan.output_tokens),
+        u64::from(plan.cached_tokens),
+    );
     sink.send(Event::Usage).await?;
     sink.send(Event::Done).await
 }
@@ -290,6 +310,7 @@ mod tests {
         Plan {
             arrival: Instant::now(),
             prompt_tokens: 7,
+            cached_tokens: 0,
             output_tokens: output,
             reasoning_tokens: 0,
             tokens_per_chunk: per_chunk,

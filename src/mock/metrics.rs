@@ -15,6 +15,37 @@ const TTFT_BUCKETS: &[f64] = &[
     20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
 ];
 
+/// vLLM's bucket bounds for `vllm:inter_token_latency_seconds`.
+const ITL_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0,
+    40.0, 80.0,
+];
+
+/// SGLang's default bounds (`TokenizerMetricsCollector`) for TTFT, ITL and E2E.
+const SGLANG_TTFT_BUCKETS: &[f64] = &[
+    0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 200.0,
+    400.0,
+];
+const SGLANG_ITL_BUCKETS: &[f64] = &[
+    0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.025, 0.03, 0.035, 0.04, 0.06, 0.08, 0.1, 0.2,
+    0.4, 0.6, 0.8, 1.0, 2.0, 4.0, 6.0, 8.0,
+];
+const SGLANG_E2E_BUCKETS: &[f64] = &[
+    0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 200.0,
+    400.0, 600.0, 1200.0, 1800.0, 2400.0,
+];
+
+/// Whose metric names the simulator's `/metrics` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum MetricNames {
+    /// vLLM V1 (`vllm/v1/metrics/loggers.py`).
+    #[default]
+    Vllm,
+    /// SGLang (`python/sglang/srt/metrics/collector.py`): token counters move when a
+    /// request finishes, as SGLang's do.
+    Sglang,
+}
+
 /// vLLM's bucket bounds for its request-latency histograms.
 const LATENCY_BUCKETS: &[f64] = &[
     0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0,
@@ -38,6 +69,14 @@ impl Histogram {
         }
     }
 
+    /// Forgets every observation (a restarted server).
+    fn reset(&self) {
+        for c in &self.counts {
+            c.store(0, Relaxed);
+        }
+        self.sum_ns.store(0, Relaxed);
+    }
+
     /// Records one observation.
     pub fn observe(&self, d: Duration) {
         let secs = d.as_secs_f64();
@@ -48,6 +87,11 @@ impl Histogram {
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str, labels: &str) {
+        self.render_with(out, name, help, "engine=\"0\",", labels)
+    }
+
+    /// `lead` are the labels sorted before `le` (vLLM's `engine`; SGLang's `engine_type`).
+    fn render_with(&self, out: &mut String, name: &str, help: &str, lead: &str, labels: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         let mut cumulative = 0u64;
         for (i, c) in self.counts.iter().enumerate() {
@@ -58,12 +102,12 @@ impl Histogram {
             };
             let _ = writeln!(
                 out,
-                "{name}_bucket{{engine=\"0\",le=\"{le}\",{labels}}} {cumulative}.0"
+                "{name}_bucket{{{lead}le=\"{le}\",{labels}}} {cumulative}.0"
             );
         }
         let sum = self.sum_ns.load(Relaxed) as f64 / 1e9;
-        let _ = writeln!(out, "{name}_count{{engine=\"0\",{labels}}} {cumulative}.0");
-        let _ = writeln!(out, "{name}_sum{{engine=\"0\",{labels}}} {sum:?}");
+        let _ = writeln!(out, "{name}_count{{{lead}{labels}}} {cumulative}.0");
+        let _ = writeln!(out, "{name}_sum{{{lead}{labels}}} {sum:?}");
     }
 }
 
@@ -99,8 +143,20 @@ pub struct Metrics {
     /// Requests received, also the index that seeds each request's fault draw.
     pub requests: AtomicU64,
     faults: [AtomicU64; 6],
+    /// Prompt tokens looked up in the prefix cache and found there.
+    pub prefix_queries: AtomicU64,
+    pub prefix_hits: AtomicU64,
+    /// SGLang counts tokens when a request finishes: these move only then.
+    pub finished_prompt_tokens: AtomicU64,
+    pub finished_generation_tokens: AtomicU64,
+    pub finished_cached_tokens: AtomicU64,
     pub ttft: Histogram,
+    pub itl: Histogram,
     pub e2e: Histogram,
+    pub queue: Histogram,
+    sglang_ttft: Histogram,
+    sglang_itl: Histogram,
+    sglang_e2e: Histogram,
 }
 
 impl Default for Metrics {
@@ -115,8 +171,18 @@ impl Default for Metrics {
             success_length: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             faults: Default::default(),
+            prefix_queries: AtomicU64::new(0),
+            prefix_hits: AtomicU64::new(0),
+            finished_prompt_tokens: AtomicU64::new(0),
+            finished_generation_tokens: AtomicU64::new(0),
+            finished_cached_tokens: AtomicU64::new(0),
             ttft: Histogram::new(TTFT_BUCKETS),
+            itl: Histogram::new(ITL_BUCKETS),
             e2e: Histogram::new(LATENCY_BUCKETS),
+            queue: Histogram::new(LATENCY_BUCKETS),
+            sglang_ttft: Histogram::new(SGLANG_TTFT_BUCKETS),
+            sglang_itl: Histogram::new(SGLANG_ITL_BUCKETS),
+            sglang_e2e: Histogram::new(SGLANG_E2E_BUCKETS),
         }
     }
 }
@@ -132,6 +198,61 @@ impl Metrics {
         self.faults[kind.index()].load(Relaxed)
     }
 
+    /// Time to first token, under both servers' bucket bounds.
+    pub fn observe_ttft(&self, d: Duration) {
+        self.ttft.observe(d);
+        self.sglang_ttft.observe(d);
+    }
+
+    /// One gap between token chunks.
+    pub fn observe_itl(&self, d: Duration) {
+        self.itl.observe(d);
+        self.sglang_itl.observe(d);
+    }
+
+    /// A request's whole time.
+    pub fn observe_e2e(&self, d: Duration) {
+        self.e2e.observe(d);
+        self.sglang_e2e.observe(d);
+    }
+
+    /// A request finished: the counters SGLang moves only now.
+    pub fn finished(&self, prompt: u64, generated: u64, cached: u64) {
+        self.finished_prompt_tokens.fetch_add(prompt, Relaxed);
+        self.finished_generation_tokens
+            .fetch_add(generated, Relaxed);
+        self.finished_cached_tokens.fetch_add(cached, Relaxed);
+    }
+
+    /// Every counter and histogram back to zero, as after a server restart (gauges describe
+    /// requests still running and stay). For the counter-reset tests.
+    pub fn reset_counters(&self) {
+        for c in [
+            &self.prompt_tokens,
+            &self.generation_tokens,
+            &self.success_stop,
+            &self.success_length,
+            &self.prefix_queries,
+            &self.prefix_hits,
+            &self.finished_prompt_tokens,
+            &self.finished_generation_tokens,
+            &self.finished_cached_tokens,
+        ] {
+            c.store(0, Relaxed);
+        }
+        for h in [
+            &self.ttft,
+            &self.itl,
+            &self.e2e,
+            &self.queue,
+            &self.sglang_ttft,
+            &self.sglang_itl,
+            &self.sglang_e2e,
+        ] {
+            h.reset();
+        }
+    }
+
     /// Counts one request that finished normally.
     pub fn success(&self, finish: Finish) {
         match finish {
@@ -139,6 +260,115 @@ impl Metrics {
             Finish::Length => &self.success_length,
         }
         .fetch_add(1, Relaxed);
+    }
+
+    /// Prometheus text format 0.0.4 for model `model`, KV capacity `kv_capacity` tokens, with
+    /// `names`' metric names.
+    pub fn render_as(&self, names: MetricNames, model: &str, kv_capacity: u64) -> String {
+        match names {
+            MetricNames::Vllm => self.render(model, kv_capacity),
+            MetricNames::Sglang => self.render_sglang(model, kv_capacity),
+        }
+    }
+
+    fn kv_usage(&self, kv_capacity: u64) -> f64 {
+        if kv_capacity == 0 {
+            0.0
+        } else {
+            (self.kv_tokens.load(Relaxed) as f64 / kv_capacity as f64).min(1.0)
+        }
+    }
+
+    /// SGLang's names and label set (prometheus_client writes `_total` on counter samples and
+    /// the bare name on their HELP and TYPE lines).
+    fn render_sglang(&self, model: &str, kv_capacity: u64) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        let labels = format!(
+            "model_name=\"{}\",pp_rank=\"0\",tp_rank=\"0\"",
+            escape_label(model)
+        );
+        let gauge = |out: &mut String, name: &str, help: &str, v: f64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{engine_type=\"unified\",{labels}}} {v:?}"
+            );
+        };
+        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name}_total{{engine_type=\"unified\",{labels}}} {v}.0"
+            );
+        };
+        gauge(
+            &mut out,
+            "sglang:num_running_reqs",
+            "The number of running requests.",
+            self.running.load(Relaxed) as f64,
+        );
+        gauge(
+            &mut out,
+            "sglang:num_queue_reqs",
+            "The number of requests in the waiting queue.",
+            self.waiting.load(Relaxed) as f64,
+        );
+        gauge(
+            &mut out,
+            "sglang:token_usage",
+            "The token usage.",
+            self.kv_usage(kv_capacity),
+        );
+        counter(
+            &mut out,
+            "sglang:prompt_tokens",
+            "Number of prefill tokens processed.",
+            self.finished_prompt_tokens.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "sglang:generation_tokens",
+            "Number of generation tokens processed.",
+            self.finished_generation_tokens.load(Relaxed),
+        );
+        // SGLang creates this series on the first hit only.
+        let cached = self.finished_cached_tokens.load(Relaxed);
+        if cached > 0 {
+            counter(
+                &mut out,
+                "sglang:cached_tokens",
+                "Number of cached prompt tokens.",
+                cached,
+            );
+        }
+        let finished = self.success_stop.load(Relaxed) + self.success_length.load(Relaxed);
+        counter(
+            &mut out,
+            "sglang:num_requests",
+            "Number of requests processed.",
+            finished,
+        );
+        let lead = "engine_type=\"unified\",";
+        self.sglang_ttft.render_with(
+            &mut out,
+            "sglang:time_to_first_token_seconds",
+            "Histogram of time to first token in seconds.",
+            lead,
+            &labels,
+        );
+        self.sglang_itl.render_with(
+            &mut out,
+            "sglang:inter_token_latency_seconds",
+            "Histogram of inter-token latency in seconds.",
+            lead,
+            &labels,
+        );
+        self.sglang_e2e.render_with(
+            &mut out,
+            "sglang:e2e_request_latency_seconds",
+            "Histogram of End-to-end request latency in seconds",
+            lead,
+            &labels,
+        );
+        out
     }
 
     /// Prometheus text format 0.0.4 for model `model`, KV capacity `kv_capacity` tokens.
@@ -169,16 +399,30 @@ impl Metrics {
             "Number of requests waiting to be processed.",
             self.waiting.load(Relaxed) as f64,
         );
-        let kv = if kv_capacity == 0 {
-            0.0
-        } else {
-            (self.kv_tokens.load(Relaxed) as f64 / kv_capacity as f64).min(1.0)
-        };
+        let kv = self.kv_usage(kv_capacity);
         gauge(
             &mut out,
             "vllm:kv_cache_usage_perc",
             "KV-cache usage. 1 means 100 percent usage.",
             kv,
+        );
+        counter(
+            &mut out,
+            "vllm:prefix_cache_queries",
+            "Prefix cache queries, in terms of number of queried tokens.",
+            self.prefix_queries.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "vllm:prefix_cache_hits",
+            "Prefix cache hits, in terms of number of cached tokens.",
+            self.prefix_hits.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "vllm:num_preemptions",
+            "Cumulative number of preemption from the engine.",
+            0,
         );
         counter(
             &mut out,
@@ -213,10 +457,22 @@ impl Metrics {
             "Histogram of time to first token in seconds.",
             &labels,
         );
+        self.itl.render(
+            &mut out,
+            "vllm:inter_token_latency_seconds",
+            "Histogram of inter-token latency in seconds.",
+            &labels,
+        );
         self.e2e.render(
             &mut out,
             "vllm:e2e_request_latency_seconds",
             "Histogram of e2e request latency in seconds.",
+            &labels,
+        );
+        self.queue.render(
+            &mut out,
+            "vllm:request_queue_time_seconds",
+            "Histogram of time spent in WAITING phase for request.",
             &labels,
         );
         let _ = writeln!(

@@ -26,6 +26,7 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
         .route("/v1/models", get(models))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/admin/reset-metrics", post(reset_metrics))
         .route("/tokenize", post(tokenize))
         .route("/v1/tokenize", post(tokenize))
         .with_state(sim)
@@ -186,9 +187,22 @@ async fn serve_generation(
         }
         _ => {}
     }
+    let cached_tokens = {
+        let mut ids = Vec::with_capacity(prompt_tokens as usize);
+        if chat {
+            for m in req.messages.as_deref().unwrap_or_default() {
+                wire::message_ids(m, &mut ids);
+            }
+        } else if let Some(p) = &req.prompt {
+            wire::prompt_ids(p, &mut ids);
+        }
+        let hits = sim.prefix_cache.lookup(&ids);
+        u32::try_from(hits).unwrap_or(u32::MAX).min(prompt_tokens)
+    };
     let plan = Plan {
         arrival,
         prompt_tokens,
+        cached_tokens,
         output_tokens,
         reasoning_tokens: if chat {
             cfg.reasoning_tokens.min(output_tokens)
@@ -346,8 +360,22 @@ async fn health() -> StatusCode {
     StatusCode::OK
 }
 
+/// `POST /admin/reset-metrics` (only with `--admin-routes`): counters and histograms back to
+/// zero, as a restarted server's, so tests can check what a reset does to the figures.
+async fn reset_metrics(State(sim): State<Arc<Sim>>) -> StatusCode {
+    if !sim.cfg.admin_routes {
+        return StatusCode::NOT_FOUND;
+    }
+    sim.metrics.reset_counters();
+    StatusCode::NO_CONTENT
+}
+
 async fn metrics(State(sim): State<Arc<Sim>>) -> Response {
-    let text = sim.metrics.render(&sim.cfg.model, sim.cfg.kv_cache_tokens);
+    let text = sim.metrics.render_as(
+        sim.cfg.metric_names,
+        &sim.cfg.model,
+        sim.cfg.kv_cache_tokens,
+    );
     (
         [(
             header::CONTENT_TYPE,

@@ -110,6 +110,41 @@ pub fn count_messages(messages: &[Message]) -> Result<u32, String> {
     Ok(n)
 }
 
+/// Token ids of one chat message's text (for the prefix cache).
+pub fn message_ids(m: &Message, out: &mut Vec<u32>) {
+    match &m.content {
+        Some(Value::String(s)) => tokens::ids(s, out),
+        Some(Value::Array(parts)) => {
+            for p in parts {
+                if let Some(t) = p.get("text").and_then(Value::as_str) {
+                    tokens::ids(t, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Token ids of a completions `prompt` (for the prefix cache).
+pub fn prompt_ids(prompt: &Value, out: &mut Vec<u32>) {
+    match prompt {
+        Value::String(s) => tokens::ids(s, out),
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::String(s) => tokens::ids(s, out),
+                    Value::Number(n) => out.push(n.as_u64().map_or(0, |v| v as u32)),
+                    Value::Array(ids) => {
+                        out.extend(ids.iter().map(|v| v.as_u64().map_or(0, |v| v as u32)))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Token count of a completions `prompt`: a string, a list of strings, or token ids.
 pub fn count_prompt(prompt: &Value) -> Result<u32, String> {
     let too_long = |_| "prompt is too long".to_string();

@@ -177,5 +177,9 @@ fn extras(
         gpu: gpu.map(|g| GpuReport::new(g, tokens)),
         server: server.filter(|r| r.scrapes > 0).cloned(),
         workload: out.workload.clone(),
+        server_series: None,
+        client_vs_server: None,
+        mode: None,
+        sources: Vec::new(),
     }
 }

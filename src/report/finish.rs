@@ -5,10 +5,9 @@ use super::result::RunMeta;
 use super::run_report::RunReport;
 use super::summary::{render_table, Summary};
 use crate::metrics::recorder::RecorderOutcome;
+use crate::report::client_vs_server::Comparison;
 use crate::telemetry::gpu::GpuRunSummary;
-use crate::telemetry::server_metrics::{ServerRunStats, ServerView};
-use std::sync::Arc;
-use tokio::sync::watch;
+use crate::telemetry::server_metrics::{ServerRunStats, ServerScraper};
 
 /// What a finished run reports.
 pub struct FinishedRun {
@@ -24,22 +23,19 @@ impl FinishedRun {
         meta: &RunMeta,
         outcome: &RecorderOutcome,
         gpu: Option<&GpuRunSummary>,
-        server: &watch::Receiver<Arc<ServerView>>,
-        base_url: &str,
+        server: &ServerScraper,
         goodput: bool,
     ) -> FinishedRun {
         let snap = &outcome.snapshot;
         let summary = Summary::from_snapshot(snap, goodput.then_some(outcome.good_requests));
-        let mut server_run = server.borrow().run.clone();
-        if server_run.scrapes > 0 {
-            if let Some(m) = crate::telemetry::server_metrics::scrape(base_url).await {
-                server_run.observe(&m);
-            }
-        }
-        let report = RunReport::build(meta, &summary, outcome, gpu, Some(&server_run));
+        let view = server.final_view().await;
+        let server_run = view.run.clone();
+        let compared = Comparison::for_run(snap, &server_run);
+        let mut report = RunReport::build(meta, &summary, outcome, gpu, Some(&server_run));
+        attach_server(&mut report, &view.series(), compared.as_ref());
         // J/token over every token received in the GPU window (see `GpuReport::new`).
         let mut extra = gpu_sections(gpu, summary.received_output_tokens);
-        extra.extend(server_sections(&server_run));
+        extra.extend(server_sections(&server_run, compared.as_ref()));
         let table = render_table(&summary, snap, &extra);
         FinishedRun {
             summary,
@@ -57,12 +53,32 @@ pub fn gpu_sections(g: Option<&GpuRunSummary>, output_tokens: u64) -> Vec<(Strin
     }
 }
 
-/// The server's own view of the run (queue, KV cache, its token count), for the table.
-pub fn server_sections(r: &ServerRunStats) -> Vec<(String, Vec<String>)> {
-    let lines = r.lines();
-    if lines.is_empty() {
-        Vec::new()
-    } else {
-        vec![("Server".to_string(), lines)]
+/// The server's per-second series and the client-vs-server comparison, under "tokscope" (left
+/// out when the server was never scraped).
+pub fn attach_server(
+    report: &mut RunReport,
+    series: &[crate::telemetry::server_metrics::ServerPoint],
+    compared: Option<&Comparison>,
+) {
+    if let Some(t) = report.tokscope.as_mut().filter(|t| t.server.is_some()) {
+        t.server_series = Some(series.to_vec());
+        t.client_vs_server = compared.cloned();
     }
+}
+
+/// The server's own view of the run (queue, KV cache, its token count, its latency), and ours
+/// beside it, for the table.
+pub fn server_sections(
+    r: &ServerRunStats,
+    compared: Option<&Comparison>,
+) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let lines = r.lines();
+    if !lines.is_empty() {
+        out.push(("Server".to_string(), lines));
+    }
+    if let Some(c) = compared {
+        out.push(("Client vs server".to_string(), c.lines()));
+    }
+    out
 }

@@ -274,6 +274,18 @@ pub struct Extras {
     /// What the prompts' source used and did: dataset, how lengths were counted, calibrations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workload: Option<crate::load::workload::WorkloadInfo>,
+    /// The server's own figures, one point per scrape (its counters as rates, its gauges).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_series: Option<Vec<crate::telemetry::server_metrics::ServerPoint>>,
+    /// Our TTFT and token count beside the server's over the same span.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_vs_server: Option<crate::report::client_vs_server::Comparison>,
+    /// "watch" for a run tokscope only watched (no load of its own); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// The `/metrics` pages a watched run read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

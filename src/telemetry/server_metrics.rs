@@ -2,11 +2,17 @@
 //! the names vLLM, SGLang, TGI and llama.cpp use (see shared/reference/servers.md §1). Values
 //! are summed over every series of a name (vLLM has one per engine, SGLang per rank).
 
+pub mod histogram;
+pub mod names;
+pub mod scraper;
+pub mod series;
+
+pub use scraper::{scrape, spawn_scraper, ServerScraper};
+pub use series::{ServerPoint, ServerRunStats, ServerView, ServerWindow};
+
 use crate::telemetry::prom;
-use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use histogram::Buckets;
+use serde::Serialize;
 
 /// One scrape, normalised across servers. `None`: the server does not publish that concept.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -15,68 +21,86 @@ pub struct ServerMetrics {
     pub server: &'static str,
     pub running: Option<f64>,
     pub waiting: Option<f64>,
-    /// KV-cache use, 0..1.
+    /// KV-cache use, 0..1 (the mean over engines or ranks).
     pub kv_usage: Option<f64>,
     pub prompt_tokens_total: Option<f64>,
     pub generation_tokens_total: Option<f64>,
+    /// Requests finished, whatever the reason.
+    pub requests_total: Option<f64>,
     pub preemptions_total: Option<f64>,
     /// Prompt tokens taken from the prefix cache (llama.cpp counts them apart from
     /// `prompt_tokens_total`, which excludes them).
     pub prompt_tokens_cached_total: Option<f64>,
+    /// Prefix-cache hits and lookups in tokens, as counters (vLLM's own pair; SGLang: cached
+    /// of prompt tokens; llama.cpp: cached of cached + processed).
+    pub prefix_hits_total: Option<f64>,
+    pub prefix_queries_total: Option<f64>,
+    /// A hit-rate gauge, 0..1, where the server has no counters (vLLM v0, SGLang).
+    pub prefix_hit_rate_gauge: Option<f64>,
     /// llama.cpp: busy slots per `llama_decode()` call, averaged since it started (how full
     /// its batches run; it publishes no KV-cache gauge).
     pub busy_slots_per_decode: Option<f64>,
+    /// Speculative decoding: draft tokens proposed and accepted (counters), or SGLang's gauge.
+    pub spec_draft_tokens_total: Option<f64>,
+    pub spec_accepted_tokens_total: Option<f64>,
+    pub spec_accept_rate_gauge: Option<f64>,
+    /// The server's latency histograms (cumulative since it started).
+    #[serde(skip)]
+    pub latency: LatencyBuckets,
 }
 
-const RUNNING: &[&str] = &[
-    "vllm:num_requests_running",
-    "sglang:num_running_reqs",
-    "tgi_batch_current_size",
-    "llamacpp:requests_processing",
-];
-const WAITING: &[&str] = &[
-    "vllm:num_requests_waiting",
-    "sglang:num_queue_reqs",
-    "tgi_queue_size",
-    "llamacpp:requests_deferred",
-];
-const KV: &[&str] = &[
-    "vllm:kv_cache_usage_perc",
-    "vllm:gpu_cache_usage_perc",
-    "sglang:token_usage",
-    "llamacpp:kv_cache_usage_ratio",
-];
-const PROMPT: &[&str] = &[
-    "vllm:prompt_tokens_total",
-    "sglang:prompt_tokens_total",
-    "llamacpp:prompt_tokens_total",
-    "tgi_request_input_length_sum",
-];
-const GENERATION: &[&str] = &[
-    "vllm:generation_tokens_total",
-    "sglang:generation_tokens_total",
-    "llamacpp:tokens_predicted_total",
-    "tgi_request_generated_tokens_sum",
-];
-const PREEMPT: &[&str] = &[
-    "vllm:num_preemptions_total",
-    "sglang:num_retracted_requests_total",
-];
-const PROMPT_CACHED: &[&str] = &["llamacpp:prompt_tokens_cached_total"];
-const BUSY_SLOTS: &[&str] = &["llamacpp:n_busy_slots_per_decode"];
+/// The server-side latency histograms a page may carry, in seconds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LatencyBuckets {
+    pub ttft: Option<Buckets>,
+    pub itl: Option<Buckets>,
+    pub tpot: Option<Buckets>,
+    pub e2e: Option<Buckets>,
+    pub queue: Option<Buckets>,
+}
+
+impl LatencyBuckets {
+    /// Each histogram with its short name, in display order.
+    pub fn named(&self) -> [(&'static str, &Option<Buckets>); 5] {
+        [
+            ("TTFT", &self.ttft),
+            ("ITL", &self.itl),
+            ("TPOT", &self.tpot),
+            ("E2E", &self.e2e),
+            ("Queue", &self.queue),
+        ]
+    }
+
+    fn named_mut(&mut self) -> [&mut Option<Buckets>; 5] {
+        [
+            &mut self.ttft,
+            &mut self.itl,
+            &mut self.tpot,
+            &mut self.e2e,
+            &mut self.queue,
+        ]
+    }
+}
 
 impl ServerMetrics {
     /// Read a Prometheus text page. Unknown or malformed lines are skipped.
     pub fn from_text(text: &str) -> ServerMetrics {
         let page = prom::parse(text);
-        // The first name of a concept that has samples wins; its series are summed.
-        let first = |names: &[&str]| {
+        let values = |names: &[&str]| {
             names.iter().find_map(|n| {
-                let mut it = page.samples_named(n).peekable();
-                it.peek()?;
-                Some(it.map(|s| s.value).filter(|v| v.is_finite()).sum::<f64>())
+                let v: Vec<f64> = page
+                    .samples_named(n)
+                    .map(|s| s.value)
+                    .filter(|v| v.is_finite())
+                    .collect();
+                (!v.is_empty()).then_some(v)
             })
         };
+        // Counts are summed over every series (engines, ranks, finish reasons); ratios are
+        // averaged (two engines at 30% KV cache are not at 60%).
+        let sum = |names: &[&str]| values(names).map(|v| v.iter().sum::<f64>());
+        let mean = |names: &[&str]| values(names).map(|v| v.iter().sum::<f64>() / v.len() as f64);
+        let hist = |names: &[&str]| names.iter().find_map(|n| Buckets::from_page(&page, n));
         let has_prefix = |p: &str| page.samples().any(|s| s.name.starts_with(p));
         let server = if has_prefix("vllm:") {
             "vllm"
@@ -89,17 +113,96 @@ impl ServerMetrics {
         } else {
             "unknown"
         };
+        let prompt = sum(names::PROMPT);
+        let llama_cached = sum(names::LLAMA_CACHED);
+        let (prefix_hits_total, prefix_queries_total) = match server {
+            // SGLang creates its cached-tokens series on the first hit: none yet is zero.
+            "sglang" => (
+                prompt.map(|_| sum(names::SGLANG_CACHED).unwrap_or(0.0)),
+                prompt,
+            ),
+            "llama.cpp" => (llama_cached, llama_cached.zip(prompt).map(|(c, p)| c + p)),
+            _ => (sum(names::PREFIX_HITS), sum(names::PREFIX_QUERIES)),
+        };
         ServerMetrics {
             server,
-            running: first(RUNNING),
-            waiting: first(WAITING),
-            kv_usage: first(KV),
-            prompt_tokens_total: first(PROMPT),
-            generation_tokens_total: first(GENERATION),
-            preemptions_total: first(PREEMPT),
-            prompt_tokens_cached_total: first(PROMPT_CACHED),
-            busy_slots_per_decode: first(BUSY_SLOTS),
+            running: sum(names::RUNNING),
+            waiting: sum(names::WAITING),
+            kv_usage: mean(names::KV),
+            prompt_tokens_total: prompt,
+            generation_tokens_total: sum(names::GENERATION),
+            requests_total: sum(names::REQUESTS),
+            preemptions_total: sum(names::PREEMPT),
+            prompt_tokens_cached_total: llama_cached,
+            prefix_hits_total,
+            prefix_queries_total,
+            prefix_hit_rate_gauge: mean(names::PREFIX_HIT_RATE_GAUGE),
+            busy_slots_per_decode: mean(names::BUSY_SLOTS),
+            spec_draft_tokens_total: sum(names::SPEC_DRAFT_TOKENS),
+            spec_accepted_tokens_total: sum(names::SPEC_ACCEPTED_TOKENS),
+            spec_accept_rate_gauge: mean(names::SPEC_ACCEPT_RATE_GAUGE),
+            latency: LatencyBuckets {
+                ttft: hist(names::TTFT),
+                itl: hist(names::ITL),
+                tpot: hist(names::TPOT),
+                e2e: hist(names::E2E),
+                queue: hist(names::QUEUE),
+            },
         }
+    }
+
+    /// Several replicas behind one address as one server: counts and queues added, ratios
+    /// averaged, histograms added bucket by bucket (where their bounds agree).
+    pub fn combine(parts: &[ServerMetrics]) -> Option<ServerMetrics> {
+        let first = parts.first()?;
+        let sum = |f: fn(&ServerMetrics) -> Option<f64>| {
+            let v: Vec<f64> = parts.iter().filter_map(f).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>())
+        };
+        let mean = |f: fn(&ServerMetrics) -> Option<f64>| {
+            let v: Vec<f64> = parts.iter().filter_map(f).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let mut latency = first.latency.clone();
+        for p in &parts[1..] {
+            let theirs = p.latency.clone();
+            let theirs = [
+                theirs.ttft,
+                theirs.itl,
+                theirs.tpot,
+                theirs.e2e,
+                theirs.queue,
+            ];
+            for (mine, other) in latency.named_mut().into_iter().zip(theirs) {
+                match (mine.as_mut(), other) {
+                    (Some(m), Some(o)) => {
+                        m.add(&o);
+                    }
+                    (None, Some(o)) => *mine = Some(o),
+                    _ => {}
+                }
+            }
+        }
+        let same_server = parts.iter().all(|p| p.server == first.server);
+        Some(ServerMetrics {
+            server: if same_server { first.server } else { "mixed" },
+            running: sum(|m| m.running),
+            waiting: sum(|m| m.waiting),
+            kv_usage: mean(|m| m.kv_usage),
+            prompt_tokens_total: sum(|m| m.prompt_tokens_total),
+            generation_tokens_total: sum(|m| m.generation_tokens_total),
+            requests_total: sum(|m| m.requests_total),
+            preemptions_total: sum(|m| m.preemptions_total),
+            prompt_tokens_cached_total: sum(|m| m.prompt_tokens_cached_total),
+            prefix_hits_total: sum(|m| m.prefix_hits_total),
+            prefix_queries_total: sum(|m| m.prefix_queries_total),
+            prefix_hit_rate_gauge: mean(|m| m.prefix_hit_rate_gauge),
+            busy_slots_per_decode: mean(|m| m.busy_slots_per_decode),
+            spec_draft_tokens_total: sum(|m| m.spec_draft_tokens_total),
+            spec_accepted_tokens_total: sum(|m| m.spec_accepted_tokens_total),
+            spec_accept_rate_gauge: mean(|m| m.spec_accept_rate_gauge),
+            latency,
+        })
     }
 
     /// One line for `check` and the dashboard.
@@ -123,207 +226,6 @@ impl ServerMetrics {
         }
         line
     }
-}
-
-/// The latest scrape and when it was taken, for the dashboard.
-#[derive(Debug, Clone, Default)]
-pub struct ServerView {
-    pub latest: Option<ServerMetrics>,
-    pub age: Option<Duration>,
-    pub error: Option<String>,
-    /// KV-cache use and queue length over time (one point per scrape).
-    pub kv_history: Vec<f64>,
-    pub waiting_history: Vec<f64>,
-    /// Aggregates over every scrape since the scraper started (the run's server-side view).
-    pub run: ServerRunStats,
-}
-
-/// What the server itself reported over a run: its queue, its KV cache, and its own count of
-/// generated tokens (a cross-check of ours).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ServerRunStats {
-    pub server: String,
-    pub scrapes: u64,
-    pub peak_running: Option<f64>,
-    pub peak_waiting: Option<f64>,
-    pub mean_kv_usage: Option<f64>,
-    pub peak_kv_usage: Option<f64>,
-    #[serde(skip)]
-    kv_sum: f64,
-    #[serde(skip)]
-    kv_n: u64,
-    #[serde(skip)]
-    first_generation: Option<f64>,
-    #[serde(skip)]
-    last_generation: Option<f64>,
-    #[serde(skip)]
-    first_preemptions: Option<f64>,
-    #[serde(skip)]
-    last_preemptions: Option<f64>,
-    #[serde(skip)]
-    first_cached: Option<f64>,
-    #[serde(skip)]
-    last_cached: Option<f64>,
-    /// Tokens the server says it generated between the first and the last scrape.
-    pub generation_tokens: Option<f64>,
-    pub preemptions: Option<f64>,
-    /// Prompt tokens the server took from its prefix cache over the same span (llama.cpp).
-    pub cached_prompt_tokens: Option<f64>,
-}
-
-impl ServerRunStats {
-    /// Fold one scrape in.
-    pub fn observe(&mut self, m: &ServerMetrics) {
-        let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        self.server = m.server.to_string();
-        self.scrapes += 1;
-        self.peak_running = max(self.peak_running, m.running);
-        self.peak_waiting = max(self.peak_waiting, m.waiting);
-        self.peak_kv_usage = max(self.peak_kv_usage, m.kv_usage);
-        if let Some(k) = m.kv_usage {
-            self.kv_sum += k;
-            self.kv_n += 1;
-            self.mean_kv_usage = Some(self.kv_sum / self.kv_n as f64);
-        }
-        if let Some(g) = m.generation_tokens_total {
-            self.first_generation.get_or_insert(g);
-            self.last_generation = Some(g);
-        }
-        if let Some(p) = m.preemptions_total {
-            self.first_preemptions.get_or_insert(p);
-            self.last_preemptions = Some(p);
-        }
-        if let Some(c) = m.prompt_tokens_cached_total {
-            self.first_cached.get_or_insert(c);
-            self.last_cached = Some(c);
-        }
-        let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?).filter(|d| *d >= 0.0);
-        self.generation_tokens = delta(self.first_generation, self.last_generation);
-        self.preemptions = delta(self.first_preemptions, self.last_preemptions);
-        self.cached_prompt_tokens = delta(self.first_cached, self.last_cached);
-    }
-
-    /// Lines for the summary table (empty when the server published nothing).
-    pub fn lines(&self) -> Vec<String> {
-        if self.scrapes == 0 {
-            return Vec::new();
-        }
-        let n = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "n/a".into());
-        let pct = |v: Option<f64>| {
-            v.map(|v| format!("{:.1}%", v * 100.0))
-                .unwrap_or_else(|| "n/a".into())
-        };
-        let row = |k: &str, v: String| format!("{k:<40} {v}");
-        let mut lines = vec![
-            row(
-                "Server (its own /metrics):",
-                format!("{} ({} scrapes)", self.server, self.scrapes),
-            ),
-            row("Peak running requests:", n(self.peak_running)),
-            row("Peak waiting requests:", n(self.peak_waiting)),
-            row(
-                "Mean / peak KV cache use:",
-                format!("{} / {}", pct(self.mean_kv_usage), pct(self.peak_kv_usage)),
-            ),
-            row(
-                "Server-counted generated tokens:",
-                n(self.generation_tokens),
-            ),
-            row("Preemptions:", n(self.preemptions)),
-        ];
-        if self.cached_prompt_tokens.is_some() {
-            lines.push(row(
-                "Server-counted cached prompt tokens:",
-                n(self.cached_prompt_tokens),
-            ));
-        }
-        lines
-    }
-}
-
-/// One scrape of `{base}/metrics` (None when the server has none or does not answer in time).
-pub async fn scrape(base_url: &str) -> Option<ServerMetrics> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .ok()?;
-    let r = http.get(format!("{base_url}/metrics")).send().await.ok()?;
-    if !r.status().is_success() {
-        return None;
-    }
-    let text = crate::protocol::limits::read_whole(
-        r,
-        crate::protocol::limits::MAX_METRICS_BODY,
-        "/metrics",
-    )
-    .await
-    .ok()?;
-    Some(ServerMetrics::from_text(&text))
-}
-
-/// Scrape `{base}/metrics` every `every` on the current runtime until the receiver is dropped.
-/// A server without /metrics is simply reported as such; nothing ever blocks on it.
-pub fn spawn_scraper(base_url: String, every: Duration) -> watch::Receiver<Arc<ServerView>> {
-    let (tx, rx) = watch::channel(Arc::new(ServerView::default()));
-    tokio::spawn(async move {
-        let http = match reqwest::Client::builder()
-            .timeout(every.max(Duration::from_secs(2)))
-            .build()
-        {
-            Ok(h) => h,
-            Err(_) => return,
-        };
-        let url = format!("{base_url}/metrics");
-        let mut view = ServerView::default();
-        let mut last_ok: Option<Instant> = None;
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            if tx.is_closed() {
-                return;
-            }
-            let page = match http.get(&url).send().await {
-                Ok(r) if r.status().is_success() => {
-                    crate::protocol::limits::read_whole(
-                        r,
-                        crate::protocol::limits::MAX_METRICS_BODY,
-                        "/metrics",
-                    )
-                    .await
-                }
-                Ok(r) => Err(format!("/metrics answered HTTP {}", r.status().as_u16())),
-                Err(e) => Err(format!("/metrics unreachable: {e}")),
-            };
-            match page {
-                Ok(text) => {
-                    let m = ServerMetrics::from_text(&text);
-                    if let Some(kv) = m.kv_usage {
-                        view.kv_history.push(kv);
-                    }
-                    if let Some(w) = m.waiting {
-                        view.waiting_history.push(w);
-                    }
-                    for h in [&mut view.kv_history, &mut view.waiting_history] {
-                        if h.len() > 600 {
-                            h.drain(..h.len() - 600);
-                        }
-                    }
-                    view.run.observe(&m);
-                    view.latest = Some(m);
-                    view.error = None;
-                    last_ok = Some(Instant::now());
-                }
-                Err(why) => view.error = Some(why),
-            }
-            view.age = last_ok.map(|t| t.elapsed());
-            tx.send_replace(Arc::new(view.clone()));
-        }
-    });
-    rx
 }
 
 #[cfg(test)]
@@ -353,17 +255,26 @@ vllm:generation_tokens_total{engine=\"0\",model_name=\"m\"} 1.5e+03\n";
 
     #[test]
     fn run_stats_take_peaks_means_and_counter_deltas() {
-        let mut r = ServerRunStats::default();
-        assert!(r.lines().is_empty());
+        assert!(ServerRunStats::default().lines().is_empty());
         let page = |run: f64, wait: f64, kv: f64, gen: f64| {
             ServerMetrics::from_text(&format!(
                 "vllm:num_requests_running {run}\nvllm:num_requests_waiting {wait}\n\
                  vllm:kv_cache_usage_perc {kv}\nvllm:generation_tokens_total {gen}\n"
             ))
         };
-        r.observe(&page(2.0, 0.0, 0.1, 1000.0));
-        r.observe(&page(8.0, 5.0, 0.5, 1600.0));
-        r.observe(&page(4.0, 1.0, 0.3, 2200.0));
+        let t0 = std::time::Instant::now();
+        let mut l = series::Ledger::new(1, t0);
+        for (i, p) in [
+            page(2.0, 0.0, 0.1, 1000.0),
+            page(8.0, 5.0, 0.5, 1600.0),
+            page(4.0, 1.0, 0.3, 2200.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            l.tick(t0 + std::time::Duration::from_secs(i as u64), &[Some(p)]);
+        }
+        let r = l.run().clone();
         assert_eq!((r.peak_running, r.peak_waiting), (Some(8.0), Some(5.0)));
         assert!((r.mean_kv_usage.unwrap() - 0.3).abs() < 1e-9);
         assert_eq!(r.peak_kv_usage, Some(0.5));
@@ -413,11 +324,16 @@ llamacpp:n_busy_slots_per_decode 3.71\n";
             "llama.cpp: running 4, waiting 3, KV cache n/a, busy slots per decode 3.71, \
              prompt tokens from cache 352"
         );
-        let mut r = ServerRunStats::default();
-        r.observe(&m);
-        r.observe(&ServerMetrics::from_text(
-            &LLAMA_CPP.replace(" 352", " 400"),
-        ));
+        let t0 = std::time::Instant::now();
+        let mut l = series::Ledger::new(1, t0);
+        l.tick(t0, &[Some(m.clone())]);
+        l.tick(
+            t0 + std::time::Duration::from_secs(1),
+            &[Some(ServerMetrics::from_text(
+                &LLAMA_CPP.replace(" 352", " 400"),
+            ))],
+        );
+        let r = l.run().clone();
         assert_eq!(r.cached_prompt_tokens, Some(48.0));
         let lines = r.lines();
         assert_eq!(
@@ -428,6 +344,8 @@ llamacpp:n_busy_slots_per_decode 3.71\n";
             lines.last().map(String::as_str),
             Some(format!("{:<40} 48", "Server-counted cached prompt tokens:").as_str())
         );
+        // Of 48 + 0 prompt tokens, all 48 came from the cache.
+        assert_eq!(r.prefix_hit_rate, Some(1.0));
     }
 
     #[test]

@@ -45,21 +45,33 @@ impl Window {
     }
 }
 
-/// The panes `1`..`4` can enlarge.
+/// The panes `1`..`5` can enlarge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
     Throughput,
     Latency,
     Requests,
     Telemetry,
+    /// The server's own view over time (its `/metrics`).
+    Server,
+}
+
+/// Which screen the loop draws: the dashboard (with load), or `watch` (a server someone else
+/// is loading: its own view only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screen {
+    #[default]
+    Dashboard,
+    Watch,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 4] = [
+    pub const ALL: [Pane; 5] = [
         Pane::Throughput,
         Pane::Latency,
         Pane::Requests,
         Pane::Telemetry,
+        Pane::Server,
     ];
     /// The key that enlarges it, as shown in its title.
     pub fn key(self) -> char {
@@ -68,6 +80,7 @@ impl Pane {
             Pane::Latency => '2',
             Pane::Requests => '3',
             Pane::Telemetry => '4',
+            Pane::Server => '5',
         }
     }
 }
@@ -112,6 +125,9 @@ pub struct App {
     pub client_history: Vec<f64>,
     /// The engine's channel closed: nothing more will change.
     pub engine_gone: bool,
+    pub screen: Screen,
+    /// The server's own view (its `/metrics`), as the scraper last published it.
+    pub server: std::sync::Arc<crate::telemetry::server_metrics::ServerView>,
 }
 
 impl App {
@@ -128,6 +144,8 @@ impl App {
             client: ClientStat::default(),
             client_history: Vec::new(),
             engine_gone: false,
+            screen: Screen::Dashboard,
+            server: std::sync::Arc::default(),
         }
     }
 

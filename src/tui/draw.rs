@@ -14,10 +14,13 @@
 //! +-footer------------------------------------------+   +-footer----------------------+
 //! ```
 
+use super::app::Screen;
 use super::app::{App, Pane};
 use super::pane::centred;
 use super::theme::Theme;
-use super::{errors, footer, header, latency, load, log, side, throughput, SideView};
+use super::{
+    errors, footer, header, latency, load, log, server_charts, side, throughput, SideView,
+};
 use crate::metrics::snapshot::Snapshot;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -55,6 +58,10 @@ pub fn draw(
         );
         return;
     }
+    if app.screen == Screen::Watch {
+        super::watch_screen::draw(frame, area, app, theme, now, gpu);
+        return;
+    }
     let [head, body, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
@@ -68,6 +75,7 @@ pub fn draw(
         Some(Pane::Telemetry) => side::render(frame, body, app, theme, gpu, false, now),
         Some(Pane::Throughput) => throughput::render(frame, body, app, snap, theme),
         Some(Pane::Latency) => latency::render(frame, body, snap, theme),
+        Some(Pane::Server) => server_charts::render(frame, body, &app.server, Some(snap), theme),
         Some(Pane::Requests) if snap.errors.is_empty() => {
             log::render(frame, body, snap, theme, true)
         }

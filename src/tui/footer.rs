@@ -19,7 +19,7 @@ const KEYS: [(&str, &str, &str); 9] = [
     ("w", "window", "win"),
     ("t", "theme", "theme"),
     ("s", "save", "save"),
-    ("1-4", "zoom", "zoom"),
+    ("1-5", "zoom", "zoom"),
     ("?", "help", "help"),
     ("q", "quit", "quit"),
 ];
@@ -61,7 +61,7 @@ pub fn render(
             Span::styled(" save result and screen  ", theme.dim()),
             Span::styled("q", theme.accent()),
             Span::styled(" quit  ", theme.dim()),
-            Span::styled("w t 1-4 ?", theme.accent()),
+            Span::styled("w t 1-5 ?", theme.accent()),
             Span::styled(" look around", theme.dim()),
         ];
         // Narrow: drop the least needed (looking around), then the words; never cut a key.
@@ -115,7 +115,7 @@ pub fn render(
 
 /// The `?` overlay: every key with a sentence.
 pub fn help_overlay(frame: &mut Frame, body: Rect, theme: &Theme) {
-    let rows: [(&str, &str); 12] = [
+    let rows: [(&str, &str); 13] = [
         (
             "space",
             "pause / resume sending (in-flight requests finish)",
@@ -129,6 +129,7 @@ pub fn help_overlay(frame: &mut Frame, body: Rect, theme: &Theme) {
         ("2", "enlarge latency"),
         ("3", "enlarge errors and requests"),
         ("4", "enlarge telemetry"),
+        ("5", "enlarge the server's own view (its /metrics)"),
         ("? Esc", "close this help"),
         ("q", "quit: stop, write the result, restore the terminal"),
     ];
