@@ -2,7 +2,8 @@
 //! builds it from the flags; nothing below the faces sees clap). `runner` turns a plan into a
 //! running benchmark; a sweep is a list of plans.
 
-use crate::metrics::recorder::Slo;
+pub use crate::load::workload::{Dataset, WorkloadPlan};
+use crate::metrics::latency::Slo;
 pub use crate::protocol::client::EndpointKind;
 use crate::telemetry::gpu::MonitorConfig;
 use serde_json::{Map, Value};
@@ -72,67 +73,6 @@ pub struct LoadPlan {
     pub seed: u64,
 }
 
-/// Which prompts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Dataset {
-    /// Random text from the built-in English/Chinese corpus, of set token lengths.
-    #[default]
-    Random,
-    /// A ShareGPT JSON file.
-    Sharegpt,
-    /// A JSONL file with one `{"prompt": ...}` per line.
-    Custom,
-}
-
-impl Dataset {
-    pub const NAMES: [&'static str; 3] = ["random", "sharegpt", "custom"];
-    pub fn name(self) -> &'static str {
-        match self {
-            Dataset::Random => "random",
-            Dataset::Sharegpt => "sharegpt",
-            Dataset::Custom => "custom",
-        }
-    }
-    pub fn from_name(s: &str) -> Option<Dataset> {
-        match s {
-            "random" => Some(Dataset::Random),
-            "sharegpt" => Some(Dataset::Sharegpt),
-            "custom" => Some(Dataset::Custom),
-            _ => None,
-        }
-    }
-}
-
-/// What to send.
-#[derive(Debug, Clone, Default)]
-pub struct WorkloadPlan {
-    pub dataset: Dataset,
-    pub dataset_path: Option<PathBuf>,
-    pub random_input_len: u32,
-    pub random_output_len: u32,
-    pub random_range_ratio: f64,
-    pub random_prefix_len: u32,
-    /// Output length of file prompts (overrides the file's own).
-    pub sharegpt_output_len: Option<u32>,
-    /// A tokenizer.json for exact prompt lengths.
-    pub tokenizer: Option<PathBuf>,
-    pub seed: u64,
-}
-
-impl WorkloadPlan {
-    /// The prompts' input length, when the dataset sets one.
-    pub fn input_len(&self) -> Option<u32> {
-        (self.dataset == Dataset::Random).then_some(self.random_input_len)
-    }
-    /// The requests' output length, when the flags set one.
-    pub fn output_len(&self) -> Option<u32> {
-        match self.dataset {
-            Dataset::Random => Some(self.random_output_len),
-            _ => self.sharegpt_output_len,
-        }
-    }
-}
-
 /// What the statistics report.
 #[derive(Debug, Clone, Default)]
 pub struct StatsPlan {
@@ -153,10 +93,14 @@ pub struct OutputPlan {
     pub label: Option<String>,
 }
 
+/// The lowest request rate: one request every 10,000 s. Slower than that is a typo.
+pub const MIN_RATE: f64 = 1e-4;
+/// The highest finite request rate; beyond it, 'inf' says what is meant.
+pub const MAX_RATE: f64 = 1e6;
+
 /// Parse a request rate: "inf" (or a positive infinity) is `None`, else a positive number in
-/// the bounds of `runner::bounds`. `flag` names the flag in the message.
+/// `MIN_RATE..=MAX_RATE`. `flag` names the flag in the message.
 pub fn parse_rate(flag: &str, s: &str) -> Result<Option<f64>, String> {
-    use crate::runner::bounds::{MAX_RATE, MIN_RATE};
     let t = s.trim().to_ascii_lowercase();
     if t == "inf" || t == "infinity" {
         return Ok(None);

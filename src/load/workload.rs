@@ -30,12 +30,11 @@ pub use corpus::Lang;
 pub use random::RandomConfig;
 pub use tokens::{Estimator, ExactTokenizer, EN_CHARS_PER_TOKEN, ZH_CHARS_PER_TOKEN};
 
-use crate::plan::{Dataset, WorkloadPlan};
 use anyhow::anyhow;
 use file::FileDataset;
 use random::RandomDataset;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokens::TokenCounter;
 
 /// One request's worth of input.
@@ -49,6 +48,67 @@ pub struct Prompt {
     pub est_tokens: u32,
     /// Output tokens to ask for (`max_tokens`).
     pub output_len: u32,
+}
+
+/// Which prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dataset {
+    /// Random text from the built-in English/Chinese corpus, of set token lengths.
+    #[default]
+    Random,
+    /// A ShareGPT JSON file.
+    Sharegpt,
+    /// A JSONL file with one `{"prompt": ...}` per line.
+    Custom,
+}
+
+impl Dataset {
+    pub const NAMES: [&'static str; 3] = ["random", "sharegpt", "custom"];
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Random => "random",
+            Dataset::Sharegpt => "sharegpt",
+            Dataset::Custom => "custom",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Dataset> {
+        match s {
+            "random" => Some(Dataset::Random),
+            "sharegpt" => Some(Dataset::Sharegpt),
+            "custom" => Some(Dataset::Custom),
+            _ => None,
+        }
+    }
+}
+
+/// What to send.
+#[derive(Debug, Clone, Default)]
+pub struct WorkloadPlan {
+    pub dataset: Dataset,
+    pub dataset_path: Option<PathBuf>,
+    pub random_input_len: u32,
+    pub random_output_len: u32,
+    pub random_range_ratio: f64,
+    pub random_prefix_len: u32,
+    /// Output length of file prompts (overrides the file's own).
+    pub sharegpt_output_len: Option<u32>,
+    /// A tokenizer.json for exact prompt lengths.
+    pub tokenizer: Option<PathBuf>,
+    pub seed: u64,
+}
+
+impl WorkloadPlan {
+    /// The prompts' input length, when the dataset sets one.
+    pub fn input_len(&self) -> Option<u32> {
+        (self.dataset == Dataset::Random).then_some(self.random_input_len)
+    }
+    /// The requests' output length, when the flags set one.
+    pub fn output_len(&self) -> Option<u32> {
+        match self.dataset {
+            Dataset::Random => Some(self.random_output_len),
+            _ => self.sharegpt_output_len,
+        }
+    }
 }
 
 /// How the workload knows its prompts' lengths in tokens (a request's own count is

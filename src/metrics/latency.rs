@@ -115,6 +115,43 @@ impl<T> std::ops::IndexMut<LatencyMetric> for PerMetric<T> {
     }
 }
 
+/// A goodput service-level objective: a metric and its limit in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slo {
+    /// TTFT, TPOT or E2EL (the metrics `vllm bench serve --goodput` takes).
+    pub metric: LatencyMetric,
+    pub limit_ms: f64,
+}
+
+/// Parse `--goodput ttft:500 tpot:50 e2el:10000`.
+pub fn parse_goodput(args: &[String]) -> Result<Vec<Slo>, String> {
+    let mut out = Vec::new();
+    for a in args.iter().flat_map(|a| a.split_whitespace()) {
+        let (name, ms) = a
+            .split_once(':')
+            .ok_or_else(|| format!("--goodput: '{a}' is not METRIC:MS (e.g. ttft:500)"))?;
+        let name = name.trim().to_ascii_lowercase();
+        let metric = LatencyMetric::from_key(&name)
+            .filter(|m| {
+                matches!(
+                    m,
+                    LatencyMetric::Ttft | LatencyMetric::Tpot | LatencyMetric::E2el
+                )
+            })
+            .ok_or_else(|| {
+                format!("--goodput: unknown metric '{name}' (use ttft, tpot or e2el)")
+            })?;
+        let limit_ms: f64 = ms
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| *v > 0.0 && v.is_finite())
+            .ok_or_else(|| format!("--goodput: '{ms}' is not a positive number of milliseconds"))?;
+        out.push(Slo { metric, limit_ms });
+    }
+    Ok(out)
+}
+
 /// A percentile as vLLM writes it in keys and labels: `99`, `99.9`.
 pub fn percentile_word(p: f64) -> String {
     if p.fract() == 0.0 {

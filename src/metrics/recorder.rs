@@ -6,7 +6,8 @@
 //! ten times a second. Nothing else writes statistics, so the faces cannot disagree.
 
 use crate::load::record::{ErrorKind, RequestEvent, RequestRecord, TokenSource};
-use crate::metrics::latency::{LatencyMetric, PerMetric};
+pub use crate::metrics::latency::parse_goodput;
+use crate::metrics::latency::{LatencyMetric, PerMetric, Slo};
 use crate::metrics::snapshot::{
     Control, Counts, ErrorCount, LatencySet, LogLine, RunInfo, RunState, Series, Snapshot,
     StreamView, TimelineEvent, STREAMS_SHOWN,
@@ -18,43 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-
-/// A goodput service-level objective: a metric and its limit in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Slo {
-    /// TTFT, TPOT or E2EL (the metrics `vllm bench serve --goodput` takes).
-    pub metric: LatencyMetric,
-    pub limit_ms: f64,
-}
-
-/// Parse `--goodput ttft:500 tpot:50 e2el:10000`.
-pub fn parse_goodput(args: &[String]) -> Result<Vec<Slo>, String> {
-    let mut out = Vec::new();
-    for a in args.iter().flat_map(|a| a.split_whitespace()) {
-        let (name, ms) = a
-            .split_once(':')
-            .ok_or_else(|| format!("--goodput: '{a}' is not METRIC:MS (e.g. ttft:500)"))?;
-        let name = name.trim().to_ascii_lowercase();
-        let metric = LatencyMetric::from_key(&name)
-            .filter(|m| {
-                matches!(
-                    m,
-                    LatencyMetric::Ttft | LatencyMetric::Tpot | LatencyMetric::E2el
-                )
-            })
-            .ok_or_else(|| {
-                format!("--goodput: unknown metric '{name}' (use ttft, tpot or e2el)")
-            })?;
-        let limit_ms: f64 = ms
-            .trim()
-            .parse()
-            .ok()
-            .filter(|v: &f64| *v > 0.0 && v.is_finite())
-            .ok_or_else(|| format!("--goodput: '{ms}' is not a positive number of milliseconds"))?;
-        out.push(Slo { metric, limit_ms });
-    }
-    Ok(out)
-}
 
 /// How the recorder is set up.
 #[derive(Debug, Clone)]

@@ -7,10 +7,7 @@
 use crate::console::number as show;
 use crate::plan::RunPlan;
 
-/// The lowest request rate: one request every 10,000 s. Slower than that is a typo.
-pub const MIN_RATE: f64 = 1e-4;
-/// The highest finite request rate; beyond it, 'inf' says what is meant.
-pub const MAX_RATE: f64 = 1e6;
+pub use crate::plan::{MAX_RATE, MIN_RATE};
 /// Most requests in flight at once. Each is a connection (a file descriptor) and a task.
 pub const MAX_CONCURRENCY: u32 = 100_000;
 /// Most timed requests in one run.

@@ -31,8 +31,7 @@ use std::time::Instant;
 /// Below this the screen only says it is too small.
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 12;
-/// From this width the side panel is a column; below it, a strip of one line per device.
-pub const WIDE: u16 = 100;
+pub use super::pane::WIDE;
 
 /// Draw the whole dashboard.
 pub fn draw(

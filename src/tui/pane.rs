@@ -38,3 +38,6 @@ pub fn centred(area: Rect, w: u16, h: u16) -> Rect {
         h,
     )
 }
+
+/// From this width the side panel is a column; below it, a strip of one line per device.
+pub const WIDE: u16 = 100;

@@ -13,7 +13,7 @@
 //! ```
 
 use super::app::{App, Pane};
-use super::draw::WIDE;
+use super::pane::WIDE;
 use super::theme::Theme;
 use super::{fmt, server_charts, side, SideView};
 use ratatui::layout::{Constraint, Layout, Rect};
