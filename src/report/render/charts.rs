@@ -50,6 +50,15 @@ fn err<E: std::fmt::Display>(e: E) -> String {
     format!("cannot draw a chart: {e}")
 }
 
+/// Axis numbers: whole with separators from 10 up (2,500), else one place (0.5).
+fn axis_number(v: &f64) -> String {
+    if v.abs() >= 10.0 {
+        crate::report::number::plain(v.round(), 0)
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 fn top(max: f64) -> f64 {
     if max > 0.0 {
         max * 1.15
@@ -76,7 +85,7 @@ pub fn bars(
             .fold(0.0f64, |a, b| a.max(*b));
         let n = categories.len().max(1) as f64;
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT_FAMILY, 20))
+            .caption(title, (FONT_FAMILY, 24))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(70)
@@ -96,8 +105,11 @@ pub fn bars(
                 }
             })
             .y_desc(y_label)
-            .label_style((FONT_FAMILY, 13))
-            .axis_desc_style((FONT_FAMILY, 14))
+            .label_style((FONT_FAMILY, 16))
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
+            .y_label_formatter(&axis_number)
+            .axis_desc_style((FONT_FAMILY, 17))
             .draw()
             .map_err(err)?;
         let k = series.len().max(1) as f64;
@@ -123,7 +135,7 @@ pub fn bars(
                 Text::new(
                     text,
                     (x, y),
-                    (FONT_FAMILY, 12)
+                    (FONT_FAMILY, 15)
                         .into_font()
                         .color(&BLACK)
                         .pos(plotters::style::text_anchor::Pos::new(
@@ -139,7 +151,7 @@ pub fn bars(
             .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
-            .label_font((FONT_FAMILY, 13))
+            .label_font((FONT_FAMILY, 16))
             .draw()
             .map_err(err)?;
         root.present().map_err(err)?;
@@ -171,7 +183,7 @@ pub fn lines(
         }
         let ymax = all().fold(0.0f64, |a, p| a.max(p.1));
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT_FAMILY, 20))
+            .caption(title, (FONT_FAMILY, 24))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -181,8 +193,11 @@ pub fn lines(
             .configure_mesh()
             .x_desc(x_label)
             .y_desc(y_label)
-            .label_style((FONT_FAMILY, 13))
-            .axis_desc_style((FONT_FAMILY, 14))
+            .label_style((FONT_FAMILY, 16))
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
+            .y_label_formatter(&axis_number)
+            .axis_desc_style((FONT_FAMILY, 17))
             .draw()
             .map_err(err)?;
         for (j, s) in series.iter().enumerate() {
@@ -211,7 +226,7 @@ pub fn lines(
                 .draw_series([Text::new(
                     m.text.clone(),
                     m.at,
-                    (FONT_FAMILY, 13).into_font().color(&BLACK).pos(
+                    (FONT_FAMILY, 16).into_font().color(&BLACK).pos(
                         plotters::style::text_anchor::Pos::new(
                             plotters::style::text_anchor::HPos::Left,
                             plotters::style::text_anchor::VPos::Bottom,
@@ -225,7 +240,7 @@ pub fn lines(
             .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
-            .label_font((FONT_FAMILY, 13))
+            .label_font((FONT_FAMILY, 16))
             .draw()
             .map_err(err)?;
         root.present().map_err(err)?;

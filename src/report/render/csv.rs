@@ -3,7 +3,7 @@
 //! (repeats and sweep steps each get their own row). Numbers are plain (no thousands
 //! separators, so spreadsheets read them as numbers); a missing figure is `n/a`.
 
-use crate::report::figure::{Figure, Lang};
+use crate::report::figure::{Figure, Lang, Unit};
 use crate::report::number::MISSING;
 use crate::report::runs::{Inputs, Run};
 
@@ -49,10 +49,10 @@ fn row(scenario: &str, r: &Run, decimals: usize) -> Vec<String> {
     ];
     out.extend(Figure::ALL.iter().map(|f| {
         // A share needs more places than a throughput to say anything.
-        let d = if *f == Figure::SuccessRate || *f == Figure::KvCachePeak {
-            decimals.max(4)
-        } else {
-            decimals
+        let d = match f.unit() {
+            Unit::Percent => decimals.max(4),
+            Unit::Requests => 0,
+            _ => decimals,
         };
         num(r.get(*f), d)
     }));

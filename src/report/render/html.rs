@@ -64,7 +64,6 @@ pub fn write(doc: &Document, lang: &str) -> String {
          td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}\n\
          figure.chart {{ margin: 1em 0 1.6em; }}\n\
          figure.chart svg {{ max-width: 100%; height: auto; border: 1px solid #e5e5e5; }}\n\
-         figcaption {{ color: #555; font-size: 0.9em; }}\n\
          </style>\n</head>\n<body>\n",
         env!("CARGO_PKG_VERSION"),
         escape(title)
@@ -87,10 +86,10 @@ pub fn write(doc: &Document, lang: &str) -> String {
             Block::Chart(c) => {
                 // plotters escapes the text it writes, so the SVG goes in as it is.
                 out.push_str(&format!(
-                    "<figure class=\"chart\" data-file=\"{}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n",
+                    "<figure class=\"chart\" data-file=\"{}\" title=\"{}\">\n{}\n</figure>\n",
                     escape(&c.file),
-                    c.svg.trim(),
-                    escape(&c.title)
+                    escape(&c.title),
+                    c.svg.trim()
                 ));
             }
         }
@@ -118,8 +117,9 @@ mod tests {
         };
         let page = write(&doc, "zh-CN");
         assert!(page.contains("<h1>a &lt;b&gt; &amp; &#39;c&#39;</h1>"));
-        assert!(page.contains("<figure class=\"chart\" data-file=\"t.svg\">\n<svg><rect/></svg>"));
-        assert!(page.contains("<figcaption>吞吐</figcaption>"));
+        assert!(page.contains(
+            "<figure class=\"chart\" data-file=\"t.svg\" title=\"吞吐\">\n<svg><rect/></svg>"
+        ));
         assert!(!page.contains("<script"), "no script in a report");
         assert!(!page.contains("http://") && !page.contains("https://"), "nothing fetched");
     }
