@@ -331,7 +331,7 @@ pub struct CheckArgs {
 }
 
 /// What `tokscope report` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
     /// report.md, with the charts as SVG files beside it.
     Md,
@@ -350,7 +350,12 @@ pub struct ReportArgs {
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Folder to write the report into.
-    #[arg(short = 'o', long = "output", value_name = "DIR", default_value = "tokscope-report")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        default_value = "tokscope-report"
+    )]
     pub output: PathBuf,
     /// What to write, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "md,html,csv")]

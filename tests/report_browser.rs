@@ -154,7 +154,13 @@ fn every_chart_of_the_html_report_is_drawn_in_a_real_browser() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let svg_files = std::fs::read_dir(&out_dir)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "svg"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "svg")
+        })
         .count();
     // 2 per-second charts, 3 comparison bars, 3 sweep curves (the fixtures carry no energy).
     assert_eq!(svg_files, 8);
@@ -162,7 +168,11 @@ fn every_chart_of_the_html_report_is_drawn_in_a_real_browser() {
     let ink = ink_per_chart(&browser, &page, work.path());
     assert_eq!(ink.len(), svg_files, "a chart is missing from the page");
     for (i, n) in ink.iter().enumerate() {
-        assert!(*n >= MIN_INK, "chart {} is blank: {n} coloured pixels ({ink:?})", i + 1);
+        assert!(
+            *n >= MIN_INK,
+            "chart {} is blank: {n} coloured pixels ({ink:?})",
+            i + 1
+        );
     }
     // Keep the screenshot where a person can look at it.
     let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report_browser.png");
@@ -182,12 +192,21 @@ fn every_chart_of_the_html_report_is_drawn_in_a_real_browser() {
         + &figures[1..]
             .iter()
             .enumerate()
-            .map(|(i, f)| if i == 0 { f.to_string() } else { format!("<figure class=\"chart\"{f}") })
+            .map(|(i, f)| {
+                if i == 0 {
+                    f.to_string()
+                } else {
+                    format!("<figure class=\"chart\"{f}")
+                }
+            })
             .collect::<String>();
     let broken_page = work.path().join("broken.html");
     std::fs::write(&broken_page, broken).unwrap();
     let ink = ink_per_chart(&browser, &broken_page, work.path());
     assert_eq!(ink.len(), svg_files - 1, "the removed chart was not missed");
-    assert!(ink[0] < MIN_INK, "the blanked chart was not seen as blank: {ink:?}");
+    assert!(
+        ink[0] < MIN_INK,
+        "the blanked chart was not seen as blank: {ink:?}"
+    );
     assert!(ink[1..].iter().all(|n| *n >= MIN_INK), "{ink:?}");
 }

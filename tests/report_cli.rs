@@ -32,9 +32,22 @@ fn assert_golden(written: &Path, golden: &str) {
     }
     let want = read(&golden);
     for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
-        assert_eq!(g, w, "{} line {} differs from {}", written.display(), i + 1, golden.display());
+        assert_eq!(
+            g,
+            w,
+            "{} line {} differs from {}",
+            written.display(),
+            i + 1,
+            golden.display()
+        );
     }
-    assert_eq!(got, want, "{} differs in length from {}", written.display(), golden.display());
+    assert_eq!(
+        got,
+        want,
+        "{} differs in length from {}",
+        written.display(),
+        golden.display()
+    );
 }
 
 fn golden_case(lang: &str) {
@@ -54,13 +67,19 @@ fn golden_case(lang: &str) {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_golden(&out.path().join("report.md"), &format!("{lang}/report.md"));
-    assert_golden(&out.path().join("report.csv"), &format!("{lang}/report.csv"));
+    assert_golden(
+        &out.path().join("report.csv"),
+        &format!("{lang}/report.csv"),
+    );
     // Every chart the Markdown points at was written beside it.
     let md = read(&out.path().join("report.md"));
     for line in md.lines().filter(|l| l.starts_with("![")) {
         let file = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
         let svg = read(&out.path().join(file));
-        assert!(svg.starts_with("<svg") && svg.contains("Noto Sans CJK SC"), "{file}");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("Noto Sans CJK SC"),
+            "{file}"
+        );
     }
 }
 
@@ -102,7 +121,9 @@ fn seed_001_tables_row_for_row() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let md = read(&out.path().join("report.md"));
-    let seed = table_rows(&read(Path::new("tests/fixtures/report/seed001/expected.md")));
+    let seed = table_rows(&read(Path::new(
+        "tests/fixtures/report/seed001/expected.md",
+    )));
     for (t, want) in seed.chunks(10).enumerate() {
         let section = format!("### 测试 {}\n", t + 1);
         let at = md.find(&section).unwrap_or_else(|| panic!("no {section}"));
@@ -113,11 +134,23 @@ fn seed_001_tables_row_for_row() {
     }
     // The best-value table names the winner of each figure.
     let best = &md[md.find("### 最佳值").unwrap()..];
-    assert!(best.contains("| 峰值吞吐量 | 264.00 tok/s | 测试 3 |"), "{best}");
-    assert!(best.contains("| 总吞吐量 | 396.00 tok/s | 测试 3 |"), "{best}");
-    assert!(best.contains("| 平均 TPOT | 394.71 ms | 测试 1 |"), "{best}");
+    assert!(
+        best.contains("| 峰值吞吐量 | 264.00 tok/s | 测试 3 |"),
+        "{best}"
+    );
+    assert!(
+        best.contains("| 总吞吐量 | 396.00 tok/s | 测试 3 |"),
+        "{best}"
+    );
+    assert!(
+        best.contains("| 平均 TPOT | 394.71 ms | 测试 1 |"),
+        "{best}"
+    );
     // The three tests ran different workloads: the comparison says so.
-    assert!(md.contains("⚠ '测试 2' 与基线 '测试 1' 的负载不同（input_len 256 vs 512"), "{md}");
+    assert!(
+        md.contains("⚠ '测试 2' 与基线 '测试 1' 的负载不同（input_len 256 vs 512"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -139,14 +172,29 @@ fn seed_002_comparison_row_for_row_with_ratio_lines() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let md = read(&out.path().join("report.md"));
     let expected = read(Path::new("tests/fixtures/report/seed002/expected.md"));
-    let mut lines = expected.lines().filter(|l| !l.starts_with("<!--") && !l.is_empty());
+    let mut lines = expected
+        .lines()
+        .filter(|l| !l.starts_with("<!--") && !l.is_empty());
     let table: Vec<&str> = lines.by_ref().take(4).collect();
-    assert!(md.contains(&table.join("\n")), "table:\n{}\nin:\n{md}", table.join("\n"));
+    assert!(
+        md.contains(&table.join("\n")),
+        "table:\n{}\nin:\n{md}",
+        table.join("\n")
+    );
     for ratio_line in lines {
-        assert!(md.contains(&format!("{ratio_line}\n")), "{ratio_line} in:\n{md}");
+        assert!(
+            md.contains(&format!("{ratio_line}\n")),
+            "{ratio_line} in:\n{md}"
+        );
     }
-    assert!(md.contains("- p50 latency (s)：约 0.75×（降低约 25%）\n"), "{md}");
-    assert!(md.contains("2GPU（TP=2） 相对 1GPU（TP=1） 的提升："), "{md}");
+    assert!(
+        md.contains("- p50 latency (s)：约 0.75×（降低约 25%）\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("2GPU（TP=2） 相对 1GPU（TP=1） 的提升："),
+        "{md}"
+    );
     assert!(!md.contains("负载不同"), "same workload, no flag:\n{md}");
 }
 
@@ -155,7 +203,10 @@ fn bad(args: &[&str]) -> String {
     let r = report(args, out.path());
     assert_eq!(r.code, 2, "exit code for {args:?}; stderr: {}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
-    assert!(!out.path().join("report.md").exists(), "no report from bad input");
+    assert!(
+        !out.path().join("report.md").exists(),
+        "no report from bad input"
+    );
     r.stderr.trim_end().to_string()
 }
 
@@ -177,12 +228,14 @@ fn bad_inputs_are_one_line_and_exit_2() {
     assert_eq!(
         bad(&[o]),
         format!(
-            "error: '{o}': not a result: none of 'completed', 'duration', 'output_throughput' is in it"
+            "error: '{o}': not a result: it has none of completed, output_throughput or tokscope"
         )
     );
     let msg = bad(&[&format!("{MOCK}/fast.json"), t]);
     assert!(
-        msg.starts_with(&format!("error: '{t}': truncated JSON: the text ends inside a value (line ")),
+        msg.starts_with(&format!(
+            "error: '{t}': truncated JSON: the text ends inside a value (line "
+        )),
         "{msg}"
     );
     assert_eq!(
@@ -206,12 +259,18 @@ fn bad_inputs_are_one_line_and_exit_2() {
 #[test]
 fn a_vllm_file_shows_n_a_for_what_it_lacks_never_zero() {
     let out = tempfile::tempdir().unwrap();
-    let r = report(&[&format!("{MOCK}/vllm-like.json"), "--format", "md,csv,json"], out.path());
+    let r = report(
+        &[&format!("{MOCK}/vllm-like.json"), "--format", "md,csv,json"],
+        out.path(),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let md = read(&out.path().join("report.md"));
     assert!(md.contains("| P99 TPOT | n/a |"), "{md}");
     assert!(md.contains("| Mean TTFO | n/a |"), "{md}");
-    assert!(md.contains("(a vLLM result) lacks p99_tpot_ms, tokscope"), "{md}");
+    assert!(
+        md.contains("(a vLLM result) lacks p99_tpot_ms, tokscope"),
+        "{md}"
+    );
     let v: serde_json::Value =
         serde_json::from_str(&read(&out.path().join("report.json"))).unwrap();
     let figures = &v["groups"][0]["runs"][0]["figures"];
@@ -265,7 +324,11 @@ fn a_report_of_two_fresh_runs_against_the_mock() {
         &out,
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("report.md") && r.stdout.contains("report.html"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("report.md") && r.stdout.contains("report.html"),
+        "{}",
+        r.stdout
+    );
     let md = read(&out.join("report.md"));
     // fast against the baseline slow: a third of the gap between tokens, so faster output.
     let line = md

@@ -135,8 +135,8 @@ fn run_inner(args: &ReportArgs) -> Result<Vec<PathBuf>, Failure> {
                 put("report.html", &render::html::write(&doc, tag))?;
             }
             ReportFormat::Csv => {
-                let text =
-                    render::csv::write(&inputs, args.lang, args.decimals).map_err(Failure::Write)?;
+                let text = render::csv::write(&inputs, args.lang, args.decimals)
+                    .map_err(Failure::Write)?;
                 put("report.csv", &text)?;
             }
             ReportFormat::Json => {

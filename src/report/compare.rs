@@ -185,7 +185,10 @@ mod tests {
         assert_eq!(format!("{:.2}", r.ratio), "1.34");
         assert!(!r.within_noise, "single runs carry no noise estimate");
         let groups = [one, two];
-        assert_eq!(best(&groups, Figure::OutputThroughput).map(|b| b.0), Some(1));
+        assert_eq!(
+            best(&groups, Figure::OutputThroughput).map(|b| b.0),
+            Some(1)
+        );
         assert_eq!(best(&groups, Figure::MeanTtft).map(|b| b.0), Some(1));
         assert_eq!(best(&groups, Figure::InputLen), None);
         assert_eq!(ratio(&groups[0], &groups[1], Figure::P99Tpot), None);
@@ -196,8 +199,16 @@ mod tests {
         let a = group("a", &[100.0, 104.0, 96.0]);
         let b = group("b", &[101.0, 105.0, 97.0]);
         let c = group("c", &[150.0, 151.0, 149.0]);
-        assert!(ratio(&b, &a, Figure::OutputThroughput).unwrap().within_noise);
-        assert!(!ratio(&c, &a, Figure::OutputThroughput).unwrap().within_noise);
+        assert!(
+            ratio(&b, &a, Figure::OutputThroughput)
+                .unwrap()
+                .within_noise
+        );
+        assert!(
+            !ratio(&c, &a, Figure::OutputThroughput)
+                .unwrap()
+                .within_noise
+        );
     }
 
     #[test]

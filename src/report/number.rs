@@ -134,7 +134,10 @@ mod tests {
             with_unit(Figure::MeanTtft, Some(4970.2), 2),
             "4,970 ms".to_string()
         );
-        assert_eq!(with_unit(Figure::OutputThroughput, Some(66.55), 2), "66.55 tok/s");
+        assert_eq!(
+            with_unit(Figure::OutputThroughput, Some(66.55), 2),
+            "66.55 tok/s"
+        );
         assert_eq!(with_unit(Figure::InputLen, Some(512.0), 2), "512 tokens");
         assert_eq!(with_unit(Figure::MeanTtft, None, 2), "n/a");
         assert_eq!(bare(Figure::JoulesPerToken, None, 2), "n/a");
@@ -142,6 +145,9 @@ mod tests {
         assert_eq!(success(197, 200), "98.5% (197/200)");
         assert_eq!(ratio(1.3366, "x"), "1.34x");
         assert_eq!(ratio(0.7495, "×"), "0.75×");
-        assert_eq!(mean_std(Figure::OutputThroughput, 260.368, 1.2, 2), "260.37 ± 1.20");
+        assert_eq!(
+            mean_std(Figure::OutputThroughput, 260.368, 1.2, 2),
+            "260.37 ± 1.20"
+        );
     }
 }

@@ -119,7 +119,10 @@ pub fn bars(
             let rects = s.values.iter().enumerate().filter_map(|(i, v)| {
                 let v = (*v)?;
                 let x0 = i as f64 - 0.4 + slot * j as f64;
-                Some(Rectangle::new([(x0, 0.0), (x0 + slot * 0.92, v)], c.filled()))
+                Some(Rectangle::new(
+                    [(x0, 0.0), (x0 + slot * 0.92, v)],
+                    c.filled(),
+                ))
             });
             chart
                 .draw_series(rects)
@@ -135,13 +138,12 @@ pub fn bars(
                 Text::new(
                     text,
                     (x, y),
-                    (FONT_FAMILY, 15)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(plotters::style::text_anchor::Pos::new(
+                    (FONT_FAMILY, 15).into_font().color(&BLACK).pos(
+                        plotters::style::text_anchor::Pos::new(
                             plotters::style::text_anchor::HPos::Center,
                             plotters::style::text_anchor::VPos::Bottom,
-                        )),
+                        ),
+                    ),
                 )
             });
             chart.draw_series(labels).map_err(err)?;
@@ -209,13 +211,11 @@ pub fn lines(
                 ))
                 .map_err(err)?
                 .label(s.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+                });
             chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .map(|p| Circle::new(*p, 3, c.filled())),
-                )
+                .draw_series(s.points.iter().map(|p| Circle::new(*p, 3, c.filled())))
                 .map_err(err)?;
         }
         if let Some(m) = marker {
@@ -275,8 +275,8 @@ mod tests {
         assert!(svg.contains("Token 吞吐对比"));
         assert!(svg.contains("2GPU（TP=2）"));
         // Three bars in the two series' colours, plus n/a where a value is missing.
-        let bars_drawn = svg.matches(r##"fill="#1F77B4""##).count()
-            + svg.matches(r##"fill="#E67E22""##).count();
+        let bars_drawn =
+            svg.matches(r##"fill="#1F77B4""##).count() + svg.matches(r##"fill="#E67E22""##).count();
         assert!(bars_drawn >= 3, "{bars_drawn} filled shapes:\n{svg}");
         assert!(svg.contains(">\nn/a\n<") || svg.contains(">n/a<"), "{svg}");
     }

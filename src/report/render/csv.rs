@@ -63,7 +63,10 @@ fn row(scenario: &str, r: &Run, decimals: usize) -> Vec<String> {
 /// The CSV text.
 pub fn write(inputs: &Inputs, lang: Lang, decimals: usize) -> Result<String, String> {
     let mut w = ::csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = seed_003_header(lang).iter().map(|s| s.to_string()).collect();
+    let mut header: Vec<String> = seed_003_header(lang)
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     header.extend(Figure::ALL.iter().map(|f| f.key().to_string()));
     header.push("file".into());
     let err = |e: ::csv::Error| format!("cannot write the CSV: {e}");

@@ -121,6 +121,9 @@ mod tests {
             "<figure class=\"chart\" data-file=\"t.svg\" title=\"吞吐\">\n<svg><rect/></svg>"
         ));
         assert!(!page.contains("<script"), "no script in a report");
-        assert!(!page.contains("http://") && !page.contains("https://"), "nothing fetched");
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "nothing fetched"
+        );
     }
 }

@@ -149,17 +149,19 @@ fn workload_table(groups: &[Group], lang: Lang) -> Table {
         .iter()
         .map(|g| {
             let w = &g.first().workload;
-            let files: Vec<String> = g.runs.iter().map(|r| r.path.display().to_string()).collect();
+            let files: Vec<String> = g
+                .runs
+                .iter()
+                .map(|r| r.path.display().to_string())
+                .collect();
             vec![
                 g.label.clone(),
                 files.join(", "),
                 w.model.clone().unwrap_or_else(|| number::MISSING.into()),
                 number::bare(Figure::InputLen, w.input_len, 0),
                 number::bare(Figure::OutputLen, w.output_len, 0),
-                w.max_concurrency.map_or_else(
-                    || text::UNLIMITED.get(lang).to_string(),
-                    |c| c.to_string(),
-                ),
+                w.max_concurrency
+                    .map_or_else(|| text::UNLIMITED.get(lang).to_string(), |c| c.to_string()),
                 match (w.request_rate, w.rate_infinite) {
                     (Some(r), _) => format!("{r}"),
                     (None, true) => "inf".into(),
@@ -186,8 +188,16 @@ fn per_second_chart(g: &Group, i: usize, lang: Lang) -> Result<Option<Chart>, St
     if run.per_second.is_empty() {
         return Ok(None);
     }
-    let out = run.per_second.iter().map(|p| (p.t, p.output_tokens)).collect();
-    let inp = run.per_second.iter().map(|p| (p.t, p.input_tokens)).collect();
+    let out = run
+        .per_second
+        .iter()
+        .map(|p| (p.t, p.output_tokens))
+        .collect();
+    let inp = run
+        .per_second
+        .iter()
+        .map(|p| (p.t, p.input_tokens))
+        .collect();
     let title = format!("{}: {}", g.label, text::SERIES_CHART.get(lang));
     let svg = charts::lines(
         &title,
@@ -263,7 +273,9 @@ fn comparison(doc: &mut Document, groups: &[Group], opts: &Options) -> Result<()
             continue;
         }
         doc.blocks.push(Block::Paragraph(text::ratios_intro(
-            lang, &g.label, &base.label,
+            lang,
+            &g.label,
+            &base.label,
         )));
         let lines = Figure::COMPARISON
             .iter()
@@ -365,7 +377,11 @@ fn all_figures(groups: &[Group], opts: &Options) -> Table {
         .map(|(_, g)| g)
         .collect();
     let mut rest: Vec<String> = groups.iter().map(|g| g.label.clone()).collect();
-    rest.extend(others.iter().map(|g| text::ratio_header(&g.label, &base.label)));
+    rest.extend(
+        others
+            .iter()
+            .map(|g| text::ratio_header(&g.label, &base.label)),
+    );
     let (header, align) = heading_cells(&text::METRIC, lang, rest);
     let rows = Figure::ALL
         .iter()
@@ -567,12 +583,7 @@ fn sweep_charts(
         points: s
             .steps
             .iter()
-            .filter_map(|r| {
-                Some((
-                    r.get(Figure::OutputThroughput)?,
-                    r.get(Figure::MedianE2el)?,
-                ))
-            })
+            .filter_map(|r| Some((r.get(Figure::OutputThroughput)?, r.get(Figure::MedianE2el)?)))
             .collect(),
     };
     out.push((

@@ -82,7 +82,11 @@ phrase!(
     "Latency against throughput",
     "延迟与吞吐量"
 );
-phrase!(ENERGY_VS_LOAD, "Energy per token against load", "每 token 能耗随负载变化");
+phrase!(
+    ENERGY_VS_LOAD,
+    "Energy per token against load",
+    "每 token 能耗随负载变化"
+);
 phrase!(
     NO_GOODPUT,
     "n/a: the steps carry no goodput (run the sweep with --goodput SLOs)",

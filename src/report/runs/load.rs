@@ -3,10 +3,10 @@
 //! problem is one `InputError` naming the file and what was wrong; a figure a readable file
 //! lacks stays `None` (shown as n/a), never zero.
 
+use crate::metrics::latency::LatencyMetric;
 use crate::report::figure::Figure;
-use crate::report::runs::{
-    Group, Inputs, Origin, Run, SecondPoint, Sweep, SweepAxis, Workload,
-};
+use crate::report::run_report::{LatencyFigures, LoadError, Rate, RunReport};
+use crate::report::runs::{Group, Inputs, Origin, Run, SecondPoint, Sweep, SweepAxis, Workload};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -33,22 +33,6 @@ impl InputError {
         }
     }
 }
-
-/// The keys a complete result carries; a file lacking some is listed as such in the report.
-const EXPECTED_KEYS: [&str; 12] = [
-    "completed",
-    "failed",
-    "duration",
-    "total_input_tokens",
-    "total_output_tokens",
-    "request_throughput",
-    "output_throughput",
-    "total_token_throughput",
-    "max_output_tokens_per_s",
-    "mean_ttft_ms",
-    "mean_tpot_ms",
-    "p99_tpot_ms",
-];
 
 /// A sweep folder's own summary, written beside the step results (not a step itself).
 const SWEEP_SUMMARY: &str = "summary.json";
@@ -190,7 +174,7 @@ fn read_capacity_note(path: &Path) -> Option<String> {
     }
 }
 
-/// Read one result file.
+/// Read one result file through the run report type every face writes.
 pub fn read_result(path: &Path, label: Option<&str>) -> Result<Run, InputError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         let what = match e.kind() {
@@ -200,187 +184,190 @@ pub fn read_result(path: &Path, label: Option<&str>) -> Result<Run, InputError> 
         };
         InputError::new(path, what)
     })?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
-        let what = if e.is_eof() {
-            format!(
+    let report = RunReport::from_json_text(&text).map_err(|e| {
+        let what = match e {
+            LoadError::Json(e) if e.is_eof() => format!(
                 "truncated JSON: the text ends inside a value (line {}, column {})",
                 e.line(),
                 e.column()
-            )
-        } else {
-            format!("not a result: not JSON ({e})")
+            ),
+            LoadError::Json(e) => format!("not a result: not JSON ({e})"),
+            LoadError::NotAResult(why) => format!("not a result: {why}"),
+            LoadError::Io(e) => format!("cannot read: {e}"),
         };
         InputError::new(path, what)
     })?;
-    run_from_value(path, &value, label)
+    Ok(run_from_report(path, &report, label))
 }
 
-/// The figures of a parsed result. A file with none of the keys every result has is not one.
-pub fn run_from_value(path: &Path, v: &Value, label: Option<&str>) -> Result<Run, InputError> {
-    let Some(obj) = v.as_object() else {
-        return Err(InputError::new(
-            path,
-            "not a result: the JSON is not an object",
-        ));
-    };
-    if !["completed", "duration", "output_throughput"]
-        .iter()
-        .any(|k| obj.contains_key(*k))
-    {
-        return Err(InputError::new(
-            path,
-            "not a result: none of 'completed', 'duration', 'output_throughput' is in it",
-        ));
-    }
-    let ts = obj.get("tokscope");
-    let origin = if ts.is_some() {
+/// A latency figure of a report, in milliseconds.
+fn latency(
+    r: &RunReport,
+    m: LatencyMetric,
+    pick: fn(&LatencyFigures) -> Option<f64>,
+) -> Option<f64> {
+    r.latency.get(m).and_then(pick)
+}
+
+/// The report's figures, workload and series; what it lacks stays `None` and is listed.
+pub fn run_from_report(path: &Path, r: &RunReport, label: Option<&str>) -> Run {
+    use LatencyMetric::{E2el, Tpot, Ttfo, Ttft};
+    let ts = r.tokscope.as_ref();
+    let origin = if r.is_tokscope() {
         Origin::Tokscope
     } else {
         Origin::Vllm
     };
-    let num = |k: &str| obj.get(k).and_then(Value::as_f64);
-    let ts_num = |ptr: &str| ts.and_then(|t| t.pointer(ptr)).and_then(Value::as_f64);
-    let completed = obj.get("completed").and_then(Value::as_u64);
-    let failed = obj.get("failed").and_then(Value::as_u64);
-    let per_request = |total: Option<f64>| match (total, completed) {
-        (Some(t), Some(c)) if c > 0 => Some(t / c as f64),
+    let per_request = |total: Option<u64>| match (total, r.completed) {
+        (Some(t), Some(c)) if c > 0 => Some(t as f64 / c as f64),
         _ => None,
     };
-    let ms_to_s = |k: &str| num(k).map(|ms| ms / 1000.0);
+    let mean = |f: &LatencyFigures| f.mean;
+    let median = |f: &LatencyFigures| f.median;
+    let p95 = |f: &LatencyFigures| f.p(95.0);
+    let p99 = |f: &LatencyFigures| f.p(99.0);
+    let seconds = |ms: Option<f64>| ms.map(|ms| ms / 1000.0);
+    let gpu = ts.and_then(|t| t.gpu.as_ref());
+    let server = ts.and_then(|t| t.server.as_ref());
 
     let mut values = vec![None; Figure::ALL.len()];
-    let mut set = |f: Figure, x: Option<f64>| values[f.index()] = x.filter(|x| x.is_finite());
-    set(Figure::InputLen, per_request(num("total_input_tokens")));
-    set(Figure::OutputLen, per_request(num("total_output_tokens")));
-    set(
-        Figure::SuccessRate,
-        match (completed, failed) {
-            (Some(c), Some(f)) if c + f > 0 => Some(c as f64 / (c + f) as f64),
-            _ => None,
-        },
-    );
-    set(Figure::OutputThroughput, num("output_throughput"));
-    set(Figure::PeakOutputThroughput, num("max_output_tokens_per_s"));
-    set(Figure::TotalThroughput, num("total_token_throughput"));
-    set(Figure::MeanTtft, num("mean_ttft_ms"));
-    set(Figure::MeanTpot, num("mean_tpot_ms"));
-    set(Figure::P99Tpot, num("p99_tpot_ms"));
-    set(Figure::RequestThroughput, num("request_throughput"));
-    // vLLM writes no input throughput; its totals give it exactly.
-    set(
-        Figure::InputThroughput,
-        ts_num("/input_throughput").or_else(|| {
-            match (num("total_input_tokens"), num("duration")) {
-                (Some(t), Some(d)) if d > 0.0 => Some(t / d),
+    let figures: [(Figure, Option<f64>); 25] = [
+        (Figure::InputLen, per_request(r.total_input_tokens)),
+        (Figure::OutputLen, per_request(r.total_output_tokens)),
+        (
+            Figure::SuccessRate,
+            match (r.completed, r.failed) {
+                (Some(c), Some(f)) if c + f > 0 => Some(c as f64 / (c + f) as f64),
                 _ => None,
-            }
-        }),
-    );
-    set(Figure::MedianTtft, num("median_ttft_ms"));
-    set(Figure::P99Ttft, num("p99_ttft_ms"));
-    set(Figure::MeanTtfo, num("mean_ttfo_ms"));
-    set(Figure::MedianE2el, ms_to_s("median_e2el_ms"));
-    set(Figure::P95E2el, ms_to_s("p95_e2el_ms"));
-    set(Figure::P99E2el, ms_to_s("p99_e2el_ms"));
-    set(Figure::Goodput, num("request_goodput"));
-    set(Figure::MaxConcurrent, num("max_concurrent_requests"));
-    let gpus = ts
-        .and_then(|t| t.pointer("/gpu/gpus"))
-        .and_then(Value::as_array);
-    let gpu_sum = |key: &str| {
-        let xs: Vec<f64> = gpus?
-            .iter()
-            .filter_map(|g| g.get(key).and_then(Value::as_f64))
-            .collect();
-        (!xs.is_empty()).then(|| xs.iter().sum())
-    };
-    set(Figure::GpuPowerMean, gpu_sum("avg_power_w"));
-    set(Figure::GpuPowerPeak, gpu_sum("peak_power_w"));
-    set(Figure::Energy, ts_num("/gpu/total_energy_j"));
-    set(Figure::JoulesPerToken, ts_num("/gpu/joules_per_output_token"));
-    set(
-        Figure::KvCachePeak,
-        ts_num("/server/peak_kv_usage"),
-    );
-    set(
-        Figure::QueuePeak,
-        ts_num("/server/peak_waiting"),
-    );
-
-    let mut missing_keys: Vec<String> = EXPECTED_KEYS
-        .iter()
-        .filter(|k| !obj.contains_key(**k))
-        .map(|k| k.to_string())
-        .collect();
-    if origin == Origin::Vllm {
-        missing_keys.push("tokscope (TTFO, GPU power and energy, server KV-cache and queue, per-second series)".into());
+            },
+        ),
+        (Figure::OutputThroughput, r.output_throughput),
+        (Figure::PeakOutputThroughput, r.max_output_tokens_per_s),
+        (Figure::TotalThroughput, r.total_token_throughput),
+        (Figure::MeanTtft, latency(r, Ttft, mean)),
+        (Figure::MeanTpot, latency(r, Tpot, mean)),
+        (Figure::P99Tpot, latency(r, Tpot, p99)),
+        (Figure::RequestThroughput, r.request_throughput),
+        // vLLM writes no input throughput; its totals give it exactly.
+        (
+            Figure::InputThroughput,
+            ts.and_then(|t| t.input_throughput).or_else(|| {
+                match (r.total_input_tokens, r.duration) {
+                    (Some(t), Some(d)) if d > 0.0 => Some(t as f64 / d),
+                    _ => None,
+                }
+            }),
+        ),
+        (Figure::MedianTtft, latency(r, Ttft, median)),
+        (Figure::P99Ttft, latency(r, Ttft, p99)),
+        (Figure::MeanTtfo, latency(r, Ttfo, mean)),
+        (Figure::MedianE2el, seconds(latency(r, E2el, median))),
+        (Figure::P95E2el, seconds(latency(r, E2el, p95))),
+        (Figure::P99E2el, seconds(latency(r, E2el, p99))),
+        (Figure::Goodput, r.request_goodput),
+        (
+            Figure::MaxConcurrent,
+            r.max_concurrent_requests.map(|c| c as f64),
+        ),
+        (
+            Figure::GpuPowerMean,
+            gpu.and_then(|g| g.total_avg_power_w()),
+        ),
+        (
+            Figure::GpuPowerPeak,
+            gpu.and_then(|g| g.total_peak_power_w()),
+        ),
+        (Figure::Energy, gpu.and_then(|g| g.total_energy_j)),
+        (
+            Figure::JoulesPerToken,
+            gpu.and_then(|g| g.joules_per_output_token),
+        ),
+        (Figure::KvCachePeak, server.and_then(|s| s.peak_kv_usage)),
+        (Figure::QueuePeak, server.and_then(|s| s.peak_waiting)),
+    ];
+    for (f, v) in figures {
+        values[f.index()] = v.filter(|x| x.is_finite());
     }
 
-    let rate_value = obj.get("request_rate");
-    let rate_infinite = matches!(rate_value, Some(Value::String(s)) if s == "inf");
-    let config = ts.and_then(|t| t.get("config"));
+    // The keys behind the nine rows of seed 001's table, named as the file would name them.
+    let mut missing_keys: Vec<String> = [
+        ("completed", r.completed.is_none()),
+        ("failed", r.failed.is_none()),
+        ("total_input_tokens", r.total_input_tokens.is_none()),
+        ("total_output_tokens", r.total_output_tokens.is_none()),
+        ("output_throughput", r.output_throughput.is_none()),
+        (
+            "max_output_tokens_per_s",
+            r.max_output_tokens_per_s.is_none(),
+        ),
+        ("total_token_throughput", r.total_token_throughput.is_none()),
+        ("mean_ttft_ms", latency(r, Ttft, mean).is_none()),
+        ("mean_tpot_ms", latency(r, Tpot, mean).is_none()),
+        ("p99_tpot_ms", latency(r, Tpot, p99).is_none()),
+    ]
+    .iter()
+    .filter(|(_, missing)| *missing)
+    .map(|(k, _)| k.to_string())
+    .collect();
+    if origin == Origin::Vllm {
+        missing_keys.push(
+            "tokscope (TTFO, GPU power and energy, server KV-cache and queue, per-second series)"
+                .into(),
+        );
+    }
+
     let workload = Workload {
-        model: obj
-            .get("model_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        dataset: config
-            .and_then(|c| c.get("dataset_name"))
+        model: r.model_id.clone(),
+        dataset: ts
+            .and_then(|t| t.config.get("dataset_name"))
             .and_then(Value::as_str)
             .map(str::to_owned),
         input_len: values[Figure::InputLen.index()],
         output_len: values[Figure::OutputLen.index()],
-        max_concurrency: obj.get("max_concurrency").and_then(Value::as_u64),
-        request_rate: rate_value.and_then(Value::as_f64),
-        rate_infinite,
-        num_prompts: obj.get("num_prompts").and_then(Value::as_u64),
+        max_concurrency: r.max_concurrency.map(u64::from),
+        request_rate: r.request_rate.and_then(Rate::per_second),
+        rate_infinite: r.request_rate == Some(Rate::Unlimited),
+        num_prompts: r.num_prompts,
     };
     let per_second = ts
-        .and_then(|t| t.get("per_second"))
-        .and_then(Value::as_array)
-        .map(|points| {
-            points
+        .map(|t| {
+            t.per_second
                 .iter()
-                .filter_map(|p| {
-                    Some(SecondPoint {
-                        t: p.get("t")?.as_f64()?,
-                        output_tokens: p.get("output_tokens")?.as_f64()?,
-                        input_tokens: p.get("input_tokens").and_then(Value::as_f64).unwrap_or(0.0),
-                    })
+                .map(|p| SecondPoint {
+                    t: p.t as f64,
+                    output_tokens: p.output_tokens as f64,
+                    input_tokens: p.input_tokens as f64,
                 })
                 .collect()
         })
         .unwrap_or_default();
     let label = label
         .map(str::to_owned)
-        .or_else(|| {
-            obj.get("label")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        })
+        .or_else(|| r.label.clone().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| path.display().to_string())
         });
-    Ok(Run {
+    Run {
         label,
         path: path.to_path_buf(),
         origin,
         workload,
         values,
-        completed,
-        failed,
+        completed: r.completed,
+        failed: r.failed,
         missing_keys,
         per_second,
         // A user's `--metadata framework=...` first, else the server kind tokscope detected.
-        framework: obj
+        framework: r
+            .metadata
+            .0
             .get("framework")
-            .or_else(|| ts.and_then(|t| t.pointer("/server/server")))
             .and_then(Value::as_str)
-            .map(str::to_owned),
-    })
+            .map(str::to_owned)
+            .or_else(|| server.map(|s| s.server.clone())),
+    }
 }
 
 #[cfg(test)]
@@ -399,7 +386,8 @@ mod tests {
         let v = json!({"completed": 30, "failed": 0, "duration": 10.0, "total_input_tokens": 15360,
             "total_output_tokens": 7680, "output_throughput": 66.55, "request_rate": "inf",
             "max_concurrency": null, "mean_ttft_ms": 4970.0});
-        let run = run_from_value(Path::new("v.json"), &v, None).unwrap();
+        let report: RunReport = serde_json::from_value(v).unwrap();
+        let run = run_from_report(Path::new("v.json"), &report, None);
         assert_eq!(run.origin, Origin::Vllm);
         assert_eq!(run.label, "v");
         assert_eq!(run.get(Figure::InputLen), Some(512.0));
@@ -420,19 +408,19 @@ mod tests {
         assert_eq!(
             e.to_string(),
             format!(
-                "'{}': truncated JSON: the text ends inside a value (line 1, column 20)",
+                "'{}': truncated JSON: the text ends inside a value (line 1, column 21)",
                 trunc.display()
             )
         );
         let other = write(d.path(), "o.json", r#"{"name": "not a result"}"#);
         assert_eq!(
             read_result(&other, None).unwrap_err().what,
-            "not a result: none of 'completed', 'duration', 'output_throughput' is in it"
+            "not a result: it has none of completed, output_throughput or tokscope"
         );
         let arr = write(d.path(), "a.json", "[1, 2]");
         assert_eq!(
             read_result(&arr, None).unwrap_err().what,
-            "not a result: the JSON is not an object"
+            "not a result: the top level is not an object"
         );
         let gone = d.path().join("gone.json");
         assert_eq!(read_result(&gone, None).unwrap_err().what, "no such file");
@@ -454,7 +442,11 @@ mod tests {
                 "request_rate": "inf", "output_throughput": c as f64 * 10.0});
             write(d.path(), &format!("step-c{c}.json"), &v.to_string());
         }
-        write(d.path(), "summary.json", r#"{"capacity": "4 concurrent users"}"#);
+        write(
+            d.path(),
+            "summary.json",
+            r#"{"capacity": "4 concurrent users"}"#,
+        );
         let inputs = read_all(&[InputSpec {
             label: Some("sw".into()),
             path: d.path().to_path_buf(),
