@@ -50,9 +50,9 @@ fn err<E: std::fmt::Display>(e: E) -> String {
     format!("cannot draw a chart: {e}")
 }
 
-/// Axis numbers: whole with separators from 10 up (2,500), else one place (0.5).
+/// Axis numbers: whole with separators when whole or from 10 up (2,500), else one place (0.5).
 fn axis_number(v: &f64) -> String {
-    if v.abs() >= 10.0 {
+    if v.abs() >= 10.0 || v.fract() == 0.0 {
         crate::report::number::plain(v.round(), 0)
     } else {
         format!("{v:.1}")
@@ -89,7 +89,8 @@ pub fn bars(
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(70)
-            .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..top(max))
+            // Room above the tallest bar for its label and the legend.
+            .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..top(max) * 1.2)
             .map_err(err)?;
         let cats = categories.to_vec();
         chart
@@ -189,10 +190,12 @@ pub fn lines(
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, 0f64..top(ymax))
+            // Room above the highest point for the legend.
+            .build_cartesian_2d(x0..x1, 0f64..top(ymax) * 1.2)
             .map_err(err)?;
         chart
             .configure_mesh()
+            .x_label_formatter(&axis_number)
             .x_desc(x_label)
             .y_desc(y_label)
             .label_style((FONT_FAMILY, 16))
@@ -237,7 +240,7 @@ pub fn lines(
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font((FONT_FAMILY, 16))

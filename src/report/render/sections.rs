@@ -459,9 +459,13 @@ const SWEEP_FIGURES: [Figure; 9] = [
 fn sweep_section(doc: &mut Document, s: &Sweep, k: usize, opts: &Options) -> Result<(), String> {
     let lang = opts.lang;
     let conc = s.axis == SweepAxis::Concurrency;
+    let colon = match lang {
+        Lang::En => ": ",
+        Lang::Zh => "：",
+    };
     doc.blocks.push(Block::Heading(
         2,
-        format!("{}: {}", text::SWEEP.get(lang), s.label),
+        format!("{}{colon}{}", text::SWEEP.get(lang), s.label),
     ));
     let axis_name = if conc {
         text::CONCURRENCY.get(lang)
@@ -618,4 +622,51 @@ fn sweep_charts(
         }));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::runs::{Run, Workload};
+    use std::path::PathBuf;
+
+    fn run(out: f64, completed: u64, failed: u64) -> Run {
+        let mut values = vec![None; Figure::ALL.len()];
+        values[Figure::OutputThroughput.index()] = Some(out);
+        Run {
+            label: "a".into(),
+            path: PathBuf::from("a.json"),
+            origin: Origin::Tokscope,
+            workload: Workload::default(),
+            values,
+            completed: Some(completed),
+            failed: Some(failed),
+            missing_keys: vec![],
+            per_second: vec![],
+            framework: None,
+        }
+    }
+
+    #[test]
+    fn repeats_show_mean_and_std_and_success_over_all_runs() {
+        let g = Group {
+            label: "a".into(),
+            runs: vec![run(100.0, 30, 0), run(104.0, 29, 1)],
+        };
+        let opts = Options {
+            lang: Lang::Zh,
+            decimals: 2,
+            baseline: 0,
+        };
+        assert_eq!(
+            cell(&g, Figure::OutputThroughput, &opts, true),
+            "102.00 ± 2.00 tok/s"
+        );
+        assert_eq!(
+            cell(&g, Figure::OutputThroughput, &opts, false),
+            "102.00 ± 2.00"
+        );
+        assert_eq!(cell(&g, Figure::SuccessRate, &opts, true), "98.3% (59/60)");
+        assert_eq!(cell(&g, Figure::MeanTtft, &opts, true), "n/a");
+    }
 }
