@@ -318,10 +318,18 @@ pub fn run_from_report(path: &Path, r: &RunReport, label: Option<&str>) -> Run {
 
     let workload = Workload {
         model: r.model_id.clone(),
+        // What the prompts' source said (with its file), else the flag as given.
         dataset: ts
-            .and_then(|t| t.config.get("dataset_name"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+            .and_then(|t| t.workload.as_ref())
+            .map(|w| match &w.dataset_path {
+                Some(p) => format!("{} ({p})", w.dataset),
+                None => w.dataset.clone(),
+            })
+            .or_else(|| {
+                ts.and_then(|t| t.config.get("dataset_name"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            }),
         input_len: values[Figure::InputLen.index()],
         output_len: values[Figure::OutputLen.index()],
         max_concurrency: r.max_concurrency.map(u64::from),
