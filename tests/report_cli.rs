@@ -345,3 +345,51 @@ fn a_report_of_two_fresh_runs_against_the_mock() {
     assert!(read(&out.join("report.html")).contains("<svg"));
     assert!(read(&out.join("report.csv")).lines().count() == 3);
 }
+
+/// A copy of a fixture with its output throughput set, for repeats with known spread.
+fn variant(dir: &Path, name: &str, output_throughput: f64) -> String {
+    let text = read(Path::new(&format!("{MOCK}/fast.json")));
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["output_throughput"] = serde_json::json!(output_throughput);
+    let p = dir.join(name);
+    std::fs::write(&p, v.to_string()).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn repeats_show_mean_and_std_and_mark_differences_inside_the_noise() {
+    let d = tempfile::tempdir().unwrap();
+    let mut args = Vec::new();
+    for (label, values) in [
+        ("base", [100.0, 104.0, 96.0]),
+        ("close", [101.0, 105.0, 97.0]),
+        ("far", [150.0, 151.0, 149.0]),
+    ] {
+        for (i, v) in values.iter().enumerate() {
+            let f = variant(d.path(), &format!("{label}{i}.json"), *v);
+            args.push("--label".to_string());
+            args.push(format!("{label}={f}"));
+        }
+    }
+    args.extend(["--format".to_string(), "md".to_string()]);
+    let out = d.path().join("out");
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = report(&argv, &out);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let md = read(&out.join("report.md"));
+    assert!(
+        md.contains("| Output token throughput | 100.00 ± 3.27 tok/s |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("close against base:\n\n- Request throughput: 1.00x (within noise)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- Output token throughput: 1.01x (within noise)\n"),
+        "{md}"
+    );
+    assert!(md.contains("- Output token throughput: 1.50x\n"), "{md}");
+    // The workload table counts the repeats.
+    assert!(md.contains("| 3 | tokscope |"), "{md}");
+}
