@@ -627,7 +627,7 @@ fn sweep_charts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::runs::{Run, Workload};
+    use crate::report::runs::{Run, Sweep, SweepAxis, Workload};
     use std::path::PathBuf;
 
     fn run(out: f64, completed: u64, failed: u64) -> Run {
@@ -668,5 +668,58 @@ mod tests {
         );
         assert_eq!(cell(&g, Figure::SuccessRate, &opts, true), "98.3% (59/60)");
         assert_eq!(cell(&g, Figure::MeanTtft, &opts, true), "n/a");
+    }
+
+    #[test]
+    fn a_sweep_with_energy_draws_j_per_token_against_load() {
+        let steps = [1u64, 2, 4, 8]
+            .iter()
+            .map(|c| {
+                let mut r = run(100.0 * *c as f64, 10, 0);
+                r.workload.max_concurrency = Some(*c);
+                r.values[Figure::MedianE2el.index()] = Some(1.0 + *c as f64 / 8.0);
+                r.values[Figure::JoulesPerToken.index()] = Some(2.0 / *c as f64);
+                r.values[Figure::MeanTtft.index()] = Some(50.0 * *c as f64);
+                r
+            })
+            .collect();
+        let inputs = Inputs {
+            groups: vec![],
+            sweeps: vec![Sweep {
+                label: "s".into(),
+                path: PathBuf::from("s"),
+                axis: SweepAxis::Concurrency,
+                steps,
+                capacity_note: None,
+            }],
+        };
+        let opts = Options {
+            lang: Lang::En,
+            decimals: 2,
+            baseline: 0,
+        };
+        let doc = build(&inputs, &opts).unwrap();
+        let files: Vec<&str> = doc.charts().map(|c| c.file.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "sweep-1-throughput.svg",
+                "sweep-1-latency.svg",
+                "sweep-1-latency-vs-throughput.svg",
+                "sweep-1-energy.svg"
+            ]
+        );
+        let md = crate::report::render::markdown::write(&doc);
+        assert!(
+            md.contains("- Capacity: n/a: the steps carry no goodput"),
+            "{md}"
+        );
+        // A curve with no points is not drawn as an empty chart.
+        let mut bare = inputs.clone();
+        for r in &mut bare.sweeps[0].steps {
+            r.values[Figure::MeanTtft.index()] = None;
+        }
+        let doc = build(&bare, &opts).unwrap();
+        assert!(!doc.charts().any(|c| c.file == "sweep-1-latency.svg"));
     }
 }

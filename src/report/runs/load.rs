@@ -409,6 +409,40 @@ mod tests {
     }
 
     #[test]
+    fn gpu_and_server_figures_come_from_the_tokscope_block() {
+        let gpu = |w: f64, e: f64| {
+            json!({"node": "local", "key": "nvml:0", "name": "GB10", "samples": 10, "window_s": 9.0,
+                "avg_power_w": w, "peak_power_w": w + 50.0, "peak_memory_bytes": null,
+                "peak_temperature_c": null, "energy_j": e, "energy_source": null})
+        };
+        let v = json!({"completed": 10, "failed": 0, "total_output_tokens": 4000,
+            "output_throughput": 400.0, "request_rate": 4.0, "max_concurrency": 16,
+            "metadata_note": "x", "framework": "SGLang",
+            "tokscope": {"gpu": {"gpus": [gpu(200.0, 1800.0), gpu(100.0, 900.0)],
+                "total_energy_j": 2700.0, "joules_per_output_token": 0.675},
+                "server": {"server": "sglang", "scrapes": 9, "peak_kv_usage": 0.42,
+                    "peak_waiting": 3.0},
+                "per_second": [{"t": 0, "output_tokens": 390, "input_tokens": 1000}]}});
+        let report: RunReport = serde_json::from_value(v).unwrap();
+        let run = run_from_report(Path::new("g.json"), &report, Some("two GPUs"));
+        assert_eq!(run.origin, Origin::Tokscope);
+        assert_eq!(run.label, "two GPUs");
+        assert_eq!(run.get(Figure::GpuPowerMean), Some(300.0));
+        assert_eq!(run.get(Figure::GpuPowerPeak), Some(400.0));
+        assert_eq!(run.get(Figure::Energy), Some(2700.0));
+        assert_eq!(run.get(Figure::JoulesPerToken), Some(0.675));
+        assert_eq!(run.get(Figure::KvCachePeak), Some(0.42));
+        assert_eq!(run.get(Figure::QueuePeak), Some(3.0));
+        assert_eq!(run.framework.as_deref(), Some("SGLang"));
+        assert_eq!(run.workload.request_rate, Some(4.0));
+        assert_eq!(run.workload.max_concurrency, Some(16));
+        assert_eq!(run.per_second.len(), 1);
+        // A figure the file never had stays missing: no TTFT here.
+        assert_eq!(run.get(Figure::MeanTtft), None);
+        assert!(run.missing_keys.contains(&"mean_ttft_ms".to_string()));
+    }
+
+    #[test]
     fn bad_inputs_are_one_line_naming_the_file() {
         let d = tempfile::tempdir().unwrap();
         let trunc = write(d.path(), "t.json", r#"{"completed": 3, "dur"#);
