@@ -5,5 +5,5 @@
 pub mod check;
 pub mod dashboard;
 pub mod headless;
-pub mod watch;
 pub mod report_cmd;
+pub mod watch;
