@@ -43,6 +43,8 @@ pub enum Command {
     /// Watch a server someone else is loading: its own /metrics (tokens/s, queue, KV cache,
     /// prefix cache, latency) and the GPUs, live, sending no requests.
     Watch(WatchArgs),
+    /// Tables, comparisons with ratios and charts from result files (Markdown, HTML, CSV, JSON).
+    Report(ReportArgs),
 }
 
 /// `tokscope watch URL`: the dashboard without load.
@@ -326,4 +328,48 @@ pub struct CheckArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What `tokscope report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// report.md, with the charts as SVG files beside it.
+    Md,
+    /// report.html: one page, charts inline, nothing fetched.
+    Html,
+    /// report.csv: one row per run.
+    Csv,
+    /// report.json: every figure, ratio and sweep answer.
+    Json,
+}
+
+/// `tokscope report FILE...`.
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Result files (tokscope's, or `vllm bench serve --save-result`'s) and sweep folders.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Folder to write the report into.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        default_value = "tokscope-report"
+    )]
+    pub output: PathBuf,
+    /// What to write, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "md,html,csv")]
+    pub format: Vec<ReportFormat>,
+    /// Language of labels and text: en (vLLM's wording) or zh (the wording of Chinese reports).
+    #[arg(long, value_enum, default_value_t = crate::report::figure::Lang::En)]
+    pub lang: crate::report::figure::Lang,
+    /// Name a run: NAME=FILE (repeatable; one name on several files makes repeats).
+    #[arg(long = "label", value_name = "NAME=FILE")]
+    pub labels: Vec<String>,
+    /// The run the others are compared against (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Decimal places below 1,000 (larger values are whole numbers: 4,970).
+    #[arg(long, default_value_t = 2)]
+    pub decimals: usize,
 }

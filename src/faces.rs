@@ -1,8 +1,9 @@
-//! The commands a user runs that measure a server: `tokscope bench` (`headless`), the dashboard
-//! and `tokscope check`. Each turns its flags into a run through `runner` and prints or draws
+//! The commands a user runs: those that measure a server, `tokscope bench` (`headless`), the
+//! dashboard and `tokscope check`, and `tokscope report` (`report_cmd`) over their results. Each turns its flags into a run through `runner` and prints or draws
 //! what the core publishes; none of them owns a number.
 
 pub mod check;
 pub mod dashboard;
 pub mod headless;
+pub mod report_cmd;
 pub mod watch;

@@ -32,6 +32,7 @@ pub fn run_cli() -> std::process::ExitCode {
         },
         Some(cli::Command::Agent(args)) => with_runtime(|| telemetry::gpu::run_agent(args)),
         Some(cli::Command::Watch(args)) => faces::watch::run(args),
+        Some(cli::Command::Report(args)) => faces::report_cmd::run(args),
         None => faces::dashboard::run(cli.dashboard),
     }
 }
