@@ -162,8 +162,9 @@ fn every_chart_of_the_html_report_is_drawn_in_a_real_browser() {
                 .is_some_and(|x| x == "svg")
         })
         .count();
-    // 2 per-second charts, 3 comparison bars, 3 sweep curves (the fixtures carry no energy).
-    assert_eq!(svg_files, 8);
+    // 2 runs x 3 charts over time (output tok/s, input tok/s, mean TTFT/TPOT), 3 comparison
+    // bars, 3 sweep curves (the fixtures carry no energy).
+    assert_eq!(svg_files, 12);
     let page = out_dir.join("report.html");
     let ink = ink_per_chart(&browser, &page, work.path());
     assert_eq!(ink.len(), svg_files, "a chart is missing from the page");

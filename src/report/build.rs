@@ -9,6 +9,7 @@ use super::run_report::{
     TokenCounts,
 };
 use super::summary::Summary;
+use crate::metrics::latency::LatencyMetric;
 use crate::metrics::recorder::RecorderOutcome;
 use crate::metrics::snapshot::{LatencySet, Snapshot};
 use crate::telemetry::gpu::GpuRunSummary;
@@ -161,6 +162,10 @@ fn extras(
                 ok: b.ok,
                 failed: b.failed,
                 peak_in_flight: b.peak_in_flight,
+                mean_ms: LatencyMetric::ALL
+                    .into_iter()
+                    .filter_map(|m| Some((m, round_ms(b.mean_latency_ms(m)?))))
+                    .collect(),
             })
             .collect(),
         timeline: s

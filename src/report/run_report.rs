@@ -349,6 +349,10 @@ pub struct SecondRow {
     pub ok: u64,
     pub failed: u64,
     pub peak_in_flight: u32,
+    /// Mean of each latency in this second (milliseconds): TTFT, TTFO and ITL by when the
+    /// token arrived, TPOT and E2EL by when the request completed; only metrics with a sample.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub mean_ms: BTreeMap<LatencyMetric, f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

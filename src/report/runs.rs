@@ -39,6 +39,9 @@ pub struct SecondPoint {
     pub t: f64,
     pub output_tokens: f64,
     pub input_tokens: f64,
+    /// Mean TTFT and TPOT of this second (ms), when it had any.
+    pub ttft_ms: Option<f64>,
+    pub tpot_ms: Option<f64>,
 }
 
 /// One result file, read.

@@ -8,7 +8,7 @@ use crate::report::number;
 use crate::report::render::charts::{self, BarSeries, LineSeries, Marker};
 use crate::report::render::text::{self, Phrase};
 use crate::report::render::{Align, Block, Chart, Document, Options, Table};
-use crate::report::runs::{Group, Inputs, Origin, Sweep, SweepAxis};
+use crate::report::runs::{Group, Inputs, Origin, SecondPoint, Sweep, SweepAxis};
 use crate::report::sweep::{self, CapacityGap};
 
 /// The whole report.
@@ -34,12 +34,12 @@ pub fn build(inputs: &Inputs, opts: &Options) -> Result<Document, String> {
         if !notes.is_empty() {
             doc.blocks.push(Block::Bullets(notes));
         }
-        match per_second_chart(g, i, lang)? {
-            Some(c) => doc.blocks.push(Block::Chart(c)),
-            None => doc
-                .blocks
-                .push(Block::Paragraph(text::NO_SERIES.get(lang).to_string())),
+        let charts = per_second_charts(g, i, lang)?;
+        if charts.is_empty() {
+            doc.blocks
+                .push(Block::Paragraph(text::NO_SERIES.get(lang).to_string()));
         }
+        doc.blocks.extend(charts.into_iter().map(Block::Chart));
     }
     if groups.len() > 1 {
         comparison(&mut doc, groups, opts)?;
@@ -182,44 +182,60 @@ fn workload_table(groups: &[Group], lang: Lang) -> Table {
     }
 }
 
-/// Output and input tokens per second over a run (its first run, for repeats).
-fn per_second_chart(g: &Group, i: usize, lang: Lang) -> Result<Option<Chart>, String> {
+/// A run over time (its first run, for repeats): output tokens per second, input tokens per
+/// second and mean TTFT/TPOT per second, each on a chart of its own: input rates are often
+/// ten times the output's, and on one scale the output line would lie flat on the axis.
+fn per_second_charts(g: &Group, i: usize, lang: Lang) -> Result<Vec<Chart>, String> {
     let run = g.first();
     if run.per_second.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let out = run
-        .per_second
-        .iter()
-        .map(|p| (p.t, p.output_tokens))
-        .collect();
-    let inp = run
-        .per_second
-        .iter()
-        .map(|p| (p.t, p.input_tokens))
-        .collect();
-    let title = format!("{}: {}", g.label, text::SERIES_CHART.get(lang));
-    let svg = charts::lines(
-        &title,
-        text::TIME_S.get(lang),
+    let series = |name: &str, f: &dyn Fn(&SecondPoint) -> Option<f64>| LineSeries {
+        name: name.into(),
+        points: run
+            .per_second
+            .iter()
+            .filter_map(|p| Some((p.t, f(p)?)))
+            .collect(),
+    };
+    let mut charts = Vec::new();
+    let mut chart = |kind: &str, what: &str, unit: &str, lines: Vec<LineSeries>| {
+        let lines: Vec<LineSeries> = lines.into_iter().filter(|l| !l.points.is_empty()).collect();
+        if lines.is_empty() {
+            return Ok::<(), String>(());
+        }
+        let title = format!("{}: {what}", g.label);
+        let svg = charts::lines(&title, text::TIME_S.get(lang), unit, &lines, None)?;
+        charts.push(Chart {
+            file: format!("run-{}-{kind}.svg", i + 1),
+            title,
+            svg,
+        });
+        Ok(())
+    };
+    let (out, inp) = (text::OUTPUT_TOK_S.get(lang), text::INPUT_TOK_S.get(lang));
+    chart(
+        "output",
+        out,
         "tok/s",
-        &[
-            LineSeries {
-                name: text::OUTPUT_TOK_S.get(lang).into(),
-                points: out,
-            },
-            LineSeries {
-                name: text::INPUT_TOK_S.get(lang).into(),
-                points: inp,
-            },
-        ],
-        None,
+        vec![series(out, &|p| Some(p.output_tokens))],
     )?;
-    Ok(Some(Chart {
-        file: format!("run-{}-per-second.svg", i + 1),
-        title,
-        svg,
-    }))
+    chart(
+        "input",
+        inp,
+        "tok/s",
+        vec![series(inp, &|p| Some(p.input_tokens))],
+    )?;
+    chart(
+        "latency",
+        text::LATENCY_PER_SECOND.get(lang),
+        "ms",
+        vec![
+            series(text::MEAN_TTFT.get(lang), &|p| p.ttft_ms),
+            series(text::MEAN_TPOT.get(lang), &|p| p.tpot_ms),
+        ],
+    )?;
+    Ok(charts)
 }
 
 /// The comparison across groups against the baseline.

@@ -64,6 +64,13 @@ phrase!(TIME_S, "time (s)", "时间 (s)");
 phrase!(OUTPUT_TOK_S, "output tok/s", "输出 tok/s");
 phrase!(INPUT_TOK_S, "input tok/s", "输入 tok/s");
 phrase!(
+    LATENCY_PER_SECOND,
+    "mean latency per second",
+    "每秒平均延迟"
+);
+phrase!(MEAN_TTFT, "mean TTFT", "平均 TTFT");
+phrase!(MEAN_TPOT, "mean TPOT", "平均 TPOT");
+phrase!(
     NO_SERIES,
     "This result has no per-second series (a vLLM file, or an older tokscope result).",
     "该结果没有逐秒数据（vLLM 结果文件或旧版 tokscope 结果）。"

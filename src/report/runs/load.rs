@@ -345,6 +345,8 @@ pub fn run_from_report(path: &Path, r: &RunReport, label: Option<&str>) -> Run {
                     t: p.t as f64,
                     output_tokens: p.output_tokens as f64,
                     input_tokens: p.input_tokens as f64,
+                    ttft_ms: p.mean_ms.get(&LatencyMetric::Ttft).copied(),
+                    tpot_ms: p.mean_ms.get(&LatencyMetric::Tpot).copied(),
                 })
                 .collect()
         })
