@@ -1,7 +1,7 @@
 //! Distributions of latencies: exact where memory allows, HDR histograms always.
 //!
 //! `vllm bench serve` reports numpy's mean, median, population std and linearly interpolated
-//! percentiles over every sample. We keep every sample (as u32 microseconds) up to `EXACT_CAP`
+//! percentiles over every sample. We keep every sample (as u64 microseconds) up to `EXACT_CAP`
 //! per metric so the final summary matches numpy exactly on ordinary runs, and an HDR histogram
 //! (3 significant digits) that keeps memory flat however long the run: past the cap, and for the
 //! live view ten times a second, percentiles come from the histogram.
