@@ -2,12 +2,16 @@
 //!
 //! Flag names follow `vllm bench serve` so people can paste their command lines.
 
-use crate::plan::Dataset;
+use crate::plan::{Dataset, RampStrategy};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod sweep_flags;
 mod to_plan;
+#[cfg(test)]
+pub(crate) use sweep_flags::test_sweep_plan;
+pub use sweep_flags::{SearchAxis, SweepArgs};
 pub use to_plan::{resolve_base_url, PlanDefaults};
 #[cfg(test)]
 pub(crate) use to_plan::{test_args, test_plan};
@@ -120,6 +124,12 @@ fn dataset_parser() -> impl TypedValueParser<Value = Dataset> {
     PossibleValuesParser::new(Dataset::NAMES).map(|s| Dataset::from_name(&s).unwrap_or_default())
 }
 
+/// `--ramp-up-strategy`: the plan's own enum, with clap's list of names.
+fn ramp_parser() -> impl TypedValueParser<Value = RampStrategy> {
+    PossibleValuesParser::new(RampStrategy::NAMES)
+        .map(|s| RampStrategy::from_name(&s).unwrap_or(RampStrategy::Linear))
+}
+
 /// Flags shared by `bench` and the dashboard.
 #[derive(Debug, Args, Clone)]
 pub struct LoadArgs {
@@ -181,10 +191,11 @@ pub struct LoadArgs {
     #[arg(long)]
     pub no_max_completion_tokens: bool,
 
-    /// Closed loop: at most N requests in flight.
-    #[arg(long, value_name = "N")]
-    pub max_concurrency: Option<u32>,
-    /// Open loop: requests per second ('inf' = all at once, capped by --max-concurrency).
+    /// Closed loop: at most N requests in flight. A list (1,2,4,8) runs one step per value.
+    #[arg(long, value_name = "N[,N...]", allow_hyphen_values = true)]
+    pub max_concurrency: Option<String>,
+    /// Open loop: requests per second ('inf' = all at once, capped by --max-concurrency). A
+    /// list (1,2,4,inf) runs one step per value.
     #[arg(
         long,
         value_name = "R",
@@ -192,12 +203,20 @@ pub struct LoadArgs {
         allow_hyphen_values = true
     )]
     pub request_rate: String,
+    /// vLLM's ramp-up: the request rate climbs from --ramp-up-start-rps to --ramp-up-end-rps
+    /// over the --num-prompts requests (leave --request-rate out).
+    #[arg(long, value_parser = ramp_parser(), value_name = "linear|exponential")]
+    pub ramp_up_strategy: Option<RampStrategy>,
+    #[arg(allow_negative_numbers = true, long, value_name = "RPS")]
+    pub ramp_up_start_rps: Option<f64>,
+    #[arg(allow_negative_numbers = true, long, value_name = "RPS")]
+    pub ramp_up_end_rps: Option<f64>,
     /// Gamma shape of inter-arrival times: 1 = Poisson, larger = more regular.
     #[arg(allow_negative_numbers = true, long, default_value_t = 1.0)]
     pub burstiness: f64,
-    /// Number of timed requests.
-    #[arg(long, value_name = "N")]
-    pub num_prompts: Option<u64>,
+    /// Number of timed requests; in a sweep, one value for every step or one per step (10,20,40).
+    #[arg(long, value_name = "N[,N...]", allow_hyphen_values = true)]
+    pub num_prompts: Option<String>,
     /// Stop sending after this many seconds.
     #[arg(allow_negative_numbers = true, long, value_name = "SECONDS")]
     pub duration: Option<f64>,
@@ -286,6 +305,9 @@ pub struct LoadArgs {
     /// Do not sample local GPUs.
     #[arg(long)]
     pub no_gpu: bool,
+
+    #[command(flatten)]
+    pub sweep: SweepArgs,
 }
 
 /// Display options of the dashboard.

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod dashboard;
+mod dashboard_sweep;
 pub mod headless;
 pub mod report_cmd;
 pub mod watch;

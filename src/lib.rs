@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod report;
 pub mod runner;
 pub mod stderr_hold;
+pub mod sweep;
 pub mod telemetry;
 pub mod tui;
 

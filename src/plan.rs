@@ -71,6 +71,56 @@ pub struct LoadPlan {
     pub stop_when_unreachable: Option<Duration>,
     /// Seed of the prompts and of the arrival times.
     pub seed: u64,
+    /// vLLM's `--ramp-up-strategy`: the rate climbs over the requests (`request_rate` is then
+    /// `None` and the ramp alone sets the arrivals).
+    pub ramp_up: Option<RampUp>,
+}
+
+/// How the request rate climbs over a run, as `vllm bench serve --ramp-up-strategy` does it:
+/// request `i` of `n` is sent at the rate of progress `i / (n - 1)` along the ramp.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RampUp {
+    pub strategy: RampStrategy,
+    pub start_rps: f64,
+    pub end_rps: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RampStrategy {
+    /// start + (end - start) * progress.
+    Linear,
+    /// start * (end / start) ^ progress.
+    Exponential,
+}
+
+impl RampStrategy {
+    pub const NAMES: [&'static str; 2] = ["linear", "exponential"];
+    pub fn name(self) -> &'static str {
+        match self {
+            RampStrategy::Linear => "linear",
+            RampStrategy::Exponential => "exponential",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<RampStrategy> {
+        match s {
+            "linear" => Some(RampStrategy::Linear),
+            "exponential" => Some(RampStrategy::Exponential),
+            _ => None,
+        }
+    }
+}
+
+impl RampUp {
+    /// The rate request `index` (from 0) of `total` is sent at; past the last, the end rate.
+    pub fn rate_at(&self, index: u64, total: u64) -> f64 {
+        let progress = (index as f64 / total.saturating_sub(1).max(1) as f64).min(1.0);
+        match self.strategy {
+            RampStrategy::Linear => self.start_rps + (self.end_rps - self.start_rps) * progress,
+            RampStrategy::Exponential => {
+                self.start_rps * (self.end_rps / self.start_rps).powf(progress)
+            }
+        }
+    }
 }
 
 /// What the statistics report.
@@ -171,6 +221,28 @@ mod tests {
     )]
     fn rate_parsing_refuses(#[case] s: &str, #[case] want: &str) {
         assert_eq!(parse_rate("--request-rate", s).unwrap_err(), want);
+    }
+
+    #[test]
+    fn ramps_climb_as_vllm_computes_them() {
+        let lin = RampUp {
+            strategy: RampStrategy::Linear,
+            start_rps: 1.0,
+            end_rps: 9.0,
+        };
+        let rates: Vec<f64> = (0..5).map(|i| lin.rate_at(i, 5)).collect();
+        assert_eq!(rates, [1.0, 3.0, 5.0, 7.0, 9.0]);
+        assert_eq!(lin.rate_at(7, 5), 9.0, "past the count: the end rate");
+        assert_eq!(lin.rate_at(0, 1), 1.0, "one request: the start rate");
+        let exp = RampUp {
+            strategy: RampStrategy::Exponential,
+            start_rps: 1.0,
+            end_rps: 16.0,
+        };
+        let rates: Vec<f64> = (0..5).map(|i| exp.rate_at(i, 5)).collect();
+        for (got, want) in rates.iter().zip([1.0, 2.0, 4.0, 8.0, 16.0]) {
+            assert!((got - want).abs() < 1e-9, "{rates:?}");
+        }
     }
 
     #[test]

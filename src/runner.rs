@@ -105,17 +105,29 @@ pub async fn prepare(base_url: &str, plan: &RunPlan, simulated: bool) -> anyhow:
     // Prompts and arrivals before any network: their file errors need no server.
     let mut workload =
         crate::load::workload::build(&plan.workload).map_err(|e| bad(format!("{e:#}")))?;
-    let arrivals = crate::load::workload::arrival::ArrivalSchedule::new(
-        rate,
-        load.burstiness,
-        load.seed,
-        if duration.is_none() {
-            num_prompts
-        } else {
-            None
-        },
-    )
+    let count = if duration.is_none() {
+        num_prompts
+    } else {
+        None
+    };
+    let arrivals = match (load.ramp_up, count) {
+        (Some(ramp), Some(n)) => crate::load::workload::arrival::ArrivalSchedule::ramped(
+            ramp,
+            load.burstiness,
+            load.seed,
+            n,
+        ),
+        _ => crate::load::workload::arrival::ArrivalSchedule::new(
+            rate,
+            load.burstiness,
+            load.seed,
+            count,
+        ),
+    }
     .map_err(bad)?;
+    // On a ramp the engine runs open loop from the ramp's first rate (the result keeps
+    // vLLM's request_rate 'inf' for a ramped run).
+    let engine_rate = load.ramp_up.map(|r| r.start_rps).or(rate);
     let mut warnings = Vec::new();
     let files = bounds::raise_open_files_limit();
     let at_once = match (max_concurrency, rate) {
@@ -222,7 +234,7 @@ pub async fn prepare(base_url: &str, plan: &RunPlan, simulated: bool) -> anyhow:
     };
     let control = Control {
         max_concurrency,
-        request_rate: rate,
+        request_rate: engine_rate,
         paused: false,
     };
     // The flags as given, with the server this run really used (the simulator's, say).

@@ -24,6 +24,7 @@ pub mod server_charts;
 pub mod server_pane;
 pub mod side;
 pub mod stderr_capture;
+pub mod sweep_pane;
 pub mod telemetry_side;
 pub mod theme;
 pub mod throughput;
@@ -88,6 +89,15 @@ pub struct DashboardCtx {
     pub server:
         Option<tokio::sync::watch::Receiver<Arc<crate::telemetry::server_metrics::ServerView>>>,
     pub screen: app::Screen,
+    /// In a sweep: its view and where its keys go.
+    pub sweep: Option<SweepUi>,
+}
+
+/// A sweep as the dashboard sees it.
+pub struct SweepUi {
+    pub view: tokio::sync::watch::Receiver<crate::sweep::SweepView>,
+    /// Called on `n` and `e`.
+    pub on_key: Box<dyn Fn(app::SweepKey) + Send>,
 }
 
 /// How the dashboard ended.
@@ -319,6 +329,9 @@ where
     }
     let mut sampler = crate::telemetry::sysstat::Sampler::default();
     let mut snap: Arc<Snapshot> = ctx.snapshots.borrow_and_update().clone();
+    if let Some(sweep) = ctx.sweep.as_mut() {
+        app.sweep = Some(sweep.view.borrow_and_update().clone());
+    }
     let mut dirty = true;
     let mut next_frame = Instant::now();
     loop {
@@ -331,6 +344,16 @@ where
                     if let Some(cmd) = handle_key(&mut app, key) {
                         // A closed channel means the engine is gone; the key is moot.
                         let _ = ctx.commands.send(cmd);
+                    }
+                    if let (Some(k), Some(sweep)) = (app.sweep_key.take(), &ctx.sweep) {
+                        (sweep.on_key)(k);
+                        let said = match k {
+                            app::SweepKey::NextStep => "ending this step; the next one starts",
+                            app::SweepKey::StopAfterStep => {
+                                "the sweep ends after this step (n: end it now)"
+                            }
+                        };
+                        app.flash(said, false, Instant::now());
                     }
                     dirty = true;
                 }
@@ -393,6 +416,14 @@ where
                 let latest = rx.borrow_and_update().clone();
                 if !Arc::ptr_eq(&latest, &app.server) {
                     app.server = latest;
+                    dirty = true;
+                }
+            }
+            if let Some(sweep) = ctx.sweep.as_mut() {
+                // Compared, not `has_changed`: the sweep's last word comes as its sender goes.
+                let view = sweep.view.borrow_and_update().clone();
+                if app.sweep.as_ref() != Some(&view) {
+                    app.sweep = Some(view);
                     dirty = true;
                 }
             }

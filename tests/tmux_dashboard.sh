@@ -266,6 +266,45 @@ PY
     else
         fail "mock: dashboard for the SIGTERM test did not start"
     fi
+    # A three-step sweep in the dashboard: each finished step becomes a row of the sweep pane,
+    # the header says where the sweep stands, `e` ends it after the step in progress, `s`
+    # writes the screen and the sweep's files into its folder, and the folder holds one
+    # result per step run and the vLLM-style summary.
+    mkdir -p "$WORK/sweep"
+    start_shell 80 24
+    keys "cd '$WORK/sweep' && '$BIN' http://127.0.0.1:$PORT --max-concurrency 1,2,4 --num-prompts 8 --random-output-len 20 --sweep-dir sw" Enter
+    check "sweep: the header says step 1 of 3" wait_for "Sweep step 1 of 3"
+    check "sweep: the footer shows the sweep's keys" wait_for "n next e end"
+    check "sweep: step 2 starts" wait_for "step 2 of 3"
+    step_row() { screen | grep -qE "^│ +$1 +[0-9.]+ +[0-9]+/[0-9]+ "; }
+    check "sweep: the first step is a row of the sweep pane (80x24)" wait_until step_row 1
+    check "sweep: step 3 starts" wait_for "step 3 of 3"
+    keys e
+    check "sweep: e says the sweep ends after this step" wait_for "the sweep ends after this step"
+    check "sweep: the sweep ends by itself after step 3" wait_for "Sweep done"
+    keys s
+    saved_svg() { [[ -s $WORK/sweep/sw/sweep.screen.svg ]]; }
+    check "sweep: s writes the screen into the sweep folder" wait_until saved_svg
+    keys q
+    check "sweep: q restores the terminal" wait_until restored
+    check "sweep: q exits with status 0" exit_status_is 0
+    check "sweep: the table of steps is printed" in_history "max_concurrency=4"
+    sweep_files() {
+        python3 - "$WORK/sweep/sw" <<'PY'
+import csv, json, os, sys
+d = sys.argv[1]
+rows = json.load(open(os.path.join(d, "summary.json")))
+conc = sorted(r["max_concurrency"] for r in rows)
+ok = conc == [1, 2, 4] and all(r["completed"] == 8 for r in rows)
+ok &= all(os.path.exists(os.path.join(d, f"BENCH--max_concurrency={c}", "run=0.json")) for c in conc)
+with open(os.path.join(d, "summary.csv")) as f:
+    ok &= len(list(csv.DictReader(f))) == 3
+print(f"     summary.json: max_concurrency {conc}, completed {[r['completed'] for r in rows]}")
+sys.exit(0 if ok else 1)
+PY
+    }
+    check "sweep: the folder holds three steps and the summary" sweep_files
+
     # A lost terminal (tmux kill-session), SIGINT and SIGHUP from outside are checked in
     # tests/dashboard_terminal.rs (process gone within 2 s, result written, exit codes).
 else

@@ -88,6 +88,7 @@ fn run_script(
         side: SidePanel::default(),
         server: None,
         screen: Default::default(),
+        sweep: None,
     };
     let mut script = Script {
         steps: steps.into(),

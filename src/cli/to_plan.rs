@@ -3,10 +3,11 @@
 
 use super::LoadArgs;
 use crate::plan::{
-    parse_rate, parse_seconds, EndpointKind, LoadPlan, OutputPlan, RequestPlan, RunPlan, StatsPlan,
+    parse_seconds, EndpointKind, LoadPlan, OutputPlan, RampUp, RequestPlan, RunPlan, StatsPlan,
     WorkloadPlan,
 };
 use crate::runner::{bounds, SetupError};
+use crate::sweep::plan::Step;
 use serde_json::{json, Map, Value};
 
 /// What a face assumes when the flags leave it open.
@@ -18,19 +19,40 @@ pub struct PlanDefaults {
     pub prompts: Option<u64>,
 }
 
-fn bad(msg: impl Into<String>) -> SetupError {
+pub(super) fn bad(msg: impl Into<String>) -> SetupError {
     SetupError(msg.into())
 }
 
 impl LoadArgs {
-    /// The plan these flags describe. `positional` is a URL given before the flags.
+    /// The one run these flags describe. `positional` is a URL given before the flags. Lists,
+    /// repeats and `--search` are refused here: faces that run sweeps call `to_sweep_plan`.
     pub fn to_plan(
         &self,
         positional: Option<&str>,
         defaults: PlanDefaults,
     ) -> Result<RunPlan, SetupError> {
+        let sweep = self.to_sweep_plan(positional, defaults)?;
+        if sweep.is_sweep() {
+            return Err(bad(
+                "lists, --num-runs and --search make a sweep; give one value per flag here",
+            ));
+        }
+        Ok(sweep.single())
+    }
+
+    /// The plan of one run with the load values of `step`; every other flag is parsed here.
+    /// Its bounds are the caller's to check, per step (`to_sweep_plan`).
+    pub(super) fn plan_with_load(
+        &self,
+        positional: Option<&str>,
+        step: Step,
+    ) -> Result<RunPlan, SetupError> {
         let base_url = resolve_base_url(positional, self)?;
-        let rate = parse_rate("--request-rate", &self.request_rate).map_err(bad)?;
+        let Step {
+            max_concurrency,
+            request_rate: rate,
+            num_prompts,
+        } = step;
         let percentiles =
             crate::metrics::stats::parse_percentiles(&self.metric_percentiles).map_err(bad)?;
         let goodput = crate::metrics::recorder::parse_goodput(&self.goodput).map_err(bad)?;
@@ -69,22 +91,6 @@ impl LoadArgs {
                     .ok_or_else(|| bad(format!("--metadata: '{kv}' is not KEY=VALUE")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut max_concurrency = self.max_concurrency;
-        if rate.is_none() && max_concurrency.is_none() {
-            max_concurrency = defaults.concurrency;
-        }
-        let num_prompts = match (self.num_prompts, duration) {
-            (Some(0), _) => return Err(bad("--num-prompts: '0' sends nothing; use 1 or more")),
-            (Some(n), _) => Some(n),
-            (None, Some(_)) => None,
-            (None, None) => defaults.prompts,
-        };
-        if rate.is_none() && max_concurrency.is_none() && num_prompts.is_none() {
-            return Err(bad(
-                "an infinite --request-rate with no --max-concurrency and no --num-prompts would \
-                 open connections without bound; set one of them",
-            ));
-        }
         let plan = RunPlan {
             base_url,
             request: RequestPlan {
@@ -114,6 +120,7 @@ impl LoadArgs {
                 num_warmups: self.num_warmups,
                 stop_when_unreachable,
                 seed: self.seed,
+                ramp_up: self.ramp_up(rate)?,
             },
             workload: self.workload_plan(),
             stats: StatsPlan {
@@ -131,10 +138,55 @@ impl LoadArgs {
             },
             flags_echo: Value::Null,
         };
-        bounds::check(&plan).map_err(bad)?;
-        crate::load::workload::check_plan(&plan.workload).map_err(bad)?;
-        let flags_echo = self.echo(plan.base_url.as_deref());
+        let flags_echo = self.echo(plan.base_url.as_deref(), &step);
         Ok(RunPlan { flags_echo, ..plan })
+    }
+
+    /// vLLM's ramp-up flags, checked as vLLM checks them (and a start of 0, which vLLM
+    /// accepts and then fails on: its first gap would be endless).
+    fn ramp_up(&self, rate: Option<f64>) -> Result<Option<RampUp>, SetupError> {
+        let (start, end) = (self.ramp_up_start_rps, self.ramp_up_end_rps);
+        let Some(strategy) = self.ramp_up_strategy else {
+            if start.is_some() || end.is_some() {
+                return Err(bad(
+                    "--ramp-up-start-rps and --ramp-up-end-rps need --ramp-up-strategy linear or exponential",
+                ));
+            }
+            return Ok(None);
+        };
+        let (Some(start), Some(end)) = (start, end) else {
+            return Err(bad(
+                "--ramp-up-strategy needs both --ramp-up-start-rps and --ramp-up-end-rps",
+            ));
+        };
+        if rate.is_some() {
+            return Err(bad(format!(
+                "--request-rate: '{}' cannot be given with --ramp-up-strategy; the ramp sets the rate",
+                self.request_rate
+            )));
+        }
+        for (flag, v) in [("--ramp-up-start-rps", start), ("--ramp-up-end-rps", end)] {
+            if !(v.is_finite() && (bounds::MIN_RATE..=bounds::MAX_RATE).contains(&v)) {
+                return Err(bad(format!(
+                    "{flag}: '{}' is out of range: use {} to {} requests per second",
+                    crate::console::number(v),
+                    bounds::MIN_RATE,
+                    crate::console::number(bounds::MAX_RATE)
+                )));
+            }
+        }
+        if start > end {
+            return Err(bad(format!(
+                "--ramp-up-start-rps: '{}' is above --ramp-up-end-rps '{}'; a ramp climbs",
+                crate::console::number(start),
+                crate::console::number(end)
+            )));
+        }
+        Ok(Some(RampUp {
+            strategy,
+            start_rps: start,
+            end_rps: end,
+        }))
     }
 
     /// The prompts the flags ask for (checked by `to_plan`).
@@ -153,7 +205,7 @@ impl LoadArgs {
     }
 
     /// The flags that shaped the run, for the result file (no secrets, no header values).
-    fn echo(&self, base_url: Option<&str>) -> Value {
+    fn echo(&self, base_url: Option<&str>, step: &Step) -> Value {
         let shown = base_url.map(crate::protocol::client::redact_userinfo);
         json!({
             "base_url": shown,
@@ -166,10 +218,13 @@ impl LoadArgs {
             "ignore_eos": self.ignore_eos,
             "temperature": self.temperature,
             "stream_usage": !self.no_stream_usage,
-            "max_concurrency": self.max_concurrency,
-            "request_rate": self.request_rate,
+            "max_concurrency": step.max_concurrency,
+            "request_rate": crate::sweep::plan::rate_text(step.request_rate),
             "burstiness": self.burstiness,
-            "num_prompts": self.num_prompts,
+            "ramp_up_strategy": self.ramp_up_strategy.map(|r| r.name()),
+            "ramp_up_start_rps": self.ramp_up_start_rps,
+            "ramp_up_end_rps": self.ramp_up_end_rps,
+            "num_prompts": step.num_prompts,
             "duration": self.duration,
             "drain_timeout": self.drain_timeout,
             "num_warmups": self.num_warmups,
@@ -185,6 +240,38 @@ impl LoadArgs {
             "goodput": self.goodput,
         })
     }
+}
+
+/// One step's load values with the face's defaults filled in: a concurrency when neither a
+/// rate nor a concurrency is given, a count when neither a count nor a duration is.
+pub(super) fn resolve_step(
+    max_concurrency: Option<u32>,
+    rate: Option<f64>,
+    num_prompts: Option<u64>,
+    has_duration: bool,
+    defaults: PlanDefaults,
+) -> Result<Step, SetupError> {
+    let mut max_concurrency = max_concurrency;
+    if rate.is_none() && max_concurrency.is_none() {
+        max_concurrency = defaults.concurrency;
+    }
+    let num_prompts = match (num_prompts, has_duration) {
+        (Some(0), _) => return Err(bad("--num-prompts: '0' sends nothing; use 1 or more")),
+        (Some(n), _) => Some(n),
+        (None, true) => None,
+        (None, false) => defaults.prompts,
+    };
+    if rate.is_none() && max_concurrency.is_none() && num_prompts.is_none() {
+        return Err(bad(
+            "an infinite --request-rate with no --max-concurrency and no --num-prompts would \
+             open connections without bound; set one of them",
+        ));
+    }
+    Ok(Step {
+        max_concurrency,
+        request_rate: rate,
+        num_prompts,
+    })
 }
 
 /// Where the load goes, from a positional URL, `--base-url`, or `--host`/`--port`.

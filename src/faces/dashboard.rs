@@ -45,20 +45,25 @@ pub fn run(args: DashboardArgs) -> ExitCode {
 fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Result<ExitCode> {
     // Bad flags and theme errors are reported before anything starts.
     crate::tui::prepare(&args.ui).map_err(|e| crate::runner::SetupError(format!("{e:#}")))?;
-    let plan = args.load.to_plan(
+    // Lists, repeats and --search make a sweep, watched on the same screen.
+    let sweep = args.load.to_sweep_plan(
         args.url.as_deref(),
         crate::cli::PlanDefaults {
             concurrency: Some(DEFAULT_CONCURRENCY),
             prompts: None,
         },
     )?;
-    let (base, mock) = match plan.base_url.clone() {
+    let (base, mock) = match sweep.base.base_url.clone() {
         Some(b) => (b, None),
         None => {
             let server = rt.block_on(crate::mock::start(demo_mock_config()))?;
             (server.base_url(), Some(server))
         }
     };
+    if sweep.is_sweep() {
+        return super::dashboard_sweep::run(rt, &args, sweep, base, mock);
+    }
+    let plan = sweep.single();
     let simulated = mock.is_some();
     let prepared = rt.block_on(runner::prepare(&base, &plan, simulated))?;
     let meta = prepared.meta.clone();
@@ -114,6 +119,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
                 gpu.as_deref().map(|m| m.subscribe()),
             ))),
         },
+        sweep: None,
     };
     let ui = crate::tui::run(ctx);
     // Whatever happened to the screen, stop the load and keep what was measured.
@@ -163,19 +169,19 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
 }
 
 /// What `s` needs to write the result as quitting would.
-struct SaveCtx {
-    meta: crate::report::result::RunMeta,
-    paths: crate::report::result::ResultPaths,
-    gpu: Option<Arc<crate::telemetry::gpu::GpuMonitor>>,
-    gpu_run: Arc<std::sync::Mutex<Option<crate::telemetry::gpu::RunId>>>,
-    server: crate::telemetry::server_metrics::ServerScraper,
-    goodput: bool,
-    workload: crate::runner::WorkloadHandle,
-    rt: tokio::runtime::Handle,
+pub(super) struct SaveCtx {
+    pub meta: crate::report::result::RunMeta,
+    pub paths: crate::report::result::ResultPaths,
+    pub gpu: Option<Arc<crate::telemetry::gpu::GpuMonitor>>,
+    pub gpu_run: Arc<std::sync::Mutex<Option<crate::telemetry::gpu::RunId>>>,
+    pub server: crate::telemetry::server_metrics::ServerScraper,
+    pub goodput: bool,
+    pub workload: crate::runner::WorkloadHandle,
+    pub rt: tokio::runtime::Handle,
 }
 
 impl SaveCtx {
-    fn write(
+    pub(super) fn write(
         &self,
         snap: &crate::metrics::snapshot::Snapshot,
     ) -> anyhow::Result<Vec<std::path::PathBuf>> {
@@ -208,7 +214,7 @@ impl SaveCtx {
 
 /// The exit code of a dashboard run that ended as `exit` says: 0 for `q`, 130 for Ctrl-C or
 /// SIGINT, 143 for SIGTERM, 129 for SIGHUP or a terminal that went away (as shells report).
-fn exit_code(exit: &crate::tui::DashboardExit) -> ExitCode {
+pub(super) fn exit_code(exit: &crate::tui::DashboardExit) -> ExitCode {
     match (exit.signal, exit.reason) {
         (Some(sig), _) => ExitCode::from(sig.exit_code()),
         (None, QuitReason::Key) => ExitCode::SUCCESS,

@@ -40,20 +40,25 @@ pub fn run(args: BenchArgs) -> ExitCode {
 
 async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     // vLLM's default is 1000 prompts; a --duration run needs no count.
-    let plan = args.load.to_plan(
+    // Lists, repeats and --search make a sweep; one value each is the single run below.
+    let sweep = args.load.to_sweep_plan(
         args.url.as_deref(),
         crate::cli::PlanDefaults {
             concurrency: None,
             prompts: Some(1000),
         },
     )?;
-    let base = plan.base_url.clone().ok_or_else(|| {
+    let base = sweep.base.base_url.clone().ok_or_else(|| {
         SetupError(
             "no server given: pass its URL (e.g. 'tokscope bench http://127.0.0.1:8000'), or start \
              the simulator with 'tokscope mock' and point bench at it"
                 .into(),
         )
     })?;
+    if sweep.is_sweep() {
+        return crate::sweep::headless::run(&args, &base, sweep).await;
+    }
+    let plan = sweep.single();
     let mut prepared = runner::prepare(&base, &plan, false).await?;
     // Nothing shows the recent window headless: skip its percentiles on every publish.
     prepared.recorder.recent_percentiles = false;

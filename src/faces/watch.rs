@@ -105,6 +105,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: WatchArgs) -> anyhow::Result<Ex
         Ok(vec![save_record.path.clone()])
     });
     let ctx = crate::tui::DashboardCtx {
+        sweep: None,
         snapshots,
         commands,
         ui: args.ui.clone(),

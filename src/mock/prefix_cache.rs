@@ -28,6 +28,14 @@ impl PrefixCache {
         }
     }
 
+    /// Forget every block (`POST /reset_prefix_cache`).
+    pub fn reset(&self) {
+        self.blocks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Look `ids` up, remember its blocks, and return how many of its tokens were hits.
     pub fn lookup(&self, ids: &[u32]) -> u64 {
         let mut blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());

@@ -27,9 +27,19 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/admin/reset-metrics", post(reset_metrics))
+        .route("/reset_prefix_cache", post(reset_prefix_cache))
         .route("/tokenize", post(tokenize))
         .route("/v1/tokenize", post(tokenize))
         .with_state(sim)
+}
+
+/// `POST /reset_prefix_cache`, as vLLM serves it: forget every cached block.
+async fn reset_prefix_cache(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
+    if let Err(e) = authorize(&sim, &headers) {
+        return e.into_response();
+    }
+    sim.prefix_cache.reset();
+    StatusCode::OK.into_response()
 }
 
 /// Seconds since the Unix epoch, for `created`.

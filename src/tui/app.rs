@@ -45,7 +45,7 @@ impl Window {
     }
 }
 
-/// The panes `1`..`5` can enlarge.
+/// The panes `1`..`5` can enlarge (`6`: the sweep pane, in a sweep).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
     Throughput,
@@ -54,6 +54,8 @@ pub enum Pane {
     Telemetry,
     /// The server's own view over time (its `/metrics`).
     Server,
+    /// In a sweep: its steps (not in `ALL`: only a sweep has it).
+    Sweep,
 }
 
 /// Which screen the loop draws: the dashboard (with load), or `watch` (a server someone else
@@ -81,8 +83,17 @@ impl Pane {
             Pane::Requests => '3',
             Pane::Telemetry => '4',
             Pane::Server => '5',
+            Pane::Sweep => '6',
         }
     }
+}
+
+/// The sweep's own keys: `n` ends the step in progress and goes to the next one, `e` ends the
+/// sweep once the step in progress is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepKey {
+    NextStep,
+    StopAfterStep,
 }
 
 /// Why the dashboard loop should end.
@@ -128,6 +139,10 @@ pub struct App {
     pub screen: Screen,
     /// The server's own view (its `/metrics`), as the scraper last published it.
     pub server: std::sync::Arc<crate::telemetry::server_metrics::ServerView>,
+    /// In a sweep: where it stands (the loop refreshes it); `None` for a single run.
+    pub sweep: Option<crate::sweep::SweepView>,
+    /// A sweep key was pressed: the loop passes it on before the next frame.
+    pub sweep_key: Option<SweepKey>,
 }
 
 impl App {
@@ -146,6 +161,8 @@ impl App {
             engine_gone: false,
             screen: Screen::Dashboard,
             server: std::sync::Arc::default(),
+            sweep: None,
+            sweep_key: None,
         }
     }
 
@@ -212,8 +229,18 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
             app.help = !app.help;
             None
         }
+        KeyCode::Char('n') if app.sweep.is_some() => {
+            app.sweep_key = Some(SweepKey::NextStep);
+            None
+        }
+        KeyCode::Char('e') if app.sweep.is_some() => {
+            app.sweep_key = Some(SweepKey::StopAfterStep);
+            None
+        }
         KeyCode::Char(c) => {
-            if let Some(pane) = Pane::ALL.into_iter().find(|p| p.key() == c) {
+            let sweep_pane = app.sweep.as_ref().map(|_| Pane::Sweep);
+            let zoomable = Pane::ALL.into_iter().chain(sweep_pane);
+            if let Some(pane) = zoomable.into_iter().find(|p| p.key() == c) {
                 app.zoom = if app.zoom == Some(pane) {
                     None
                 } else {
@@ -262,6 +289,22 @@ mod tests {
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(handle_key(&mut app, ctrl_c), Some(Command::Stop));
         assert_eq!(app.quit, Some(QuitReason::CtrlC));
+    }
+
+    #[test]
+    fn sweep_keys_act_only_in_a_sweep() {
+        let mut app = App::new(1);
+        for c in ['n', 'e', '6'] {
+            assert_eq!(handle_key(&mut app, key(c)), None);
+        }
+        assert_eq!((app.sweep_key, app.zoom), (None, None));
+        app.sweep = Some(Default::default());
+        handle_key(&mut app, key('n'));
+        assert_eq!(app.sweep_key, Some(SweepKey::NextStep));
+        handle_key(&mut app, key('e'));
+        assert_eq!(app.sweep_key, Some(SweepKey::StopAfterStep));
+        handle_key(&mut app, key('6'));
+        assert_eq!(app.zoom, Some(Pane::Sweep));
     }
 
     #[test]

@@ -19,7 +19,8 @@ use super::app::{App, Pane};
 use super::pane::centred;
 use super::theme::Theme;
 use super::{
-    errors, footer, header, latency, load, log, server_charts, side, throughput, SideView,
+    errors, footer, header, latency, load, log, server_charts, side, sweep_pane, throughput,
+    SideView,
 };
 use crate::metrics::snapshot::Snapshot;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -32,6 +33,8 @@ use std::time::Instant;
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 12;
 pub use super::pane::WIDE;
+/// The fewest rows the sweep pane gets in a sweep: its borders, a header and two steps.
+const SWEEP_MIN_H: u16 = 5;
 
 /// Draw the whole dashboard.
 pub fn draw(
@@ -67,11 +70,26 @@ pub fn draw(
         Constraint::Length(1),
     ])
     .areas(area);
-    header::render(frame, head, snap, theme);
+    match &app.sweep {
+        Some(view) => {
+            // "step 3 of 6, 1:20 left" at the right of the header; the header fits the rest.
+            let status = format!(" Sweep {} ", sweep_pane::status(view));
+            let w = (status.chars().count() as u16).min(head.width / 2);
+            let [h, s] =
+                Layout::horizontal([Constraint::Fill(1), Constraint::Length(w)]).areas(head);
+            header::render(frame, h, snap, theme);
+            frame.render_widget(Paragraph::new(Span::styled(status, theme.accent())), s);
+        }
+        None => header::render(frame, head, snap, theme),
+    }
     footer::render(frame, foot, app, snap, theme, now);
 
     match app.zoom {
         Some(Pane::Telemetry) => side::render(frame, body, app, theme, gpu, false, now),
+        Some(Pane::Sweep) => match &app.sweep {
+            Some(view) => sweep_pane::render(frame, body, view, theme),
+            None => draw_panes(frame, body, app, snap, theme, gpu, now),
+        },
         Some(Pane::Throughput) => throughput::render(frame, body, app, snap, theme),
         Some(Pane::Latency) => latency::render(frame, body, snap, theme),
         Some(Pane::Server) => server_charts::render(frame, body, &app.server, Some(snap), theme),
@@ -91,7 +109,7 @@ pub fn draw(
         fatal_overlay(frame, body, fatal, theme);
     }
     if app.help {
-        footer::help_overlay(frame, body, theme);
+        footer::help_overlay(frame, body, theme, app.sweep.is_some());
     }
 }
 
@@ -123,13 +141,25 @@ fn draw_panes(
     let lat_h = lat_rows + 3;
     let top_h = (left.height * 2 / 5).clamp(8, 18);
     let bottom_h = left.height.saturating_sub(top_h + lat_h);
-    let [top, lat, bottom] = if bottom_h >= 4 {
+    let sweep_squeezed = app.sweep.is_some() && bottom_h < SWEEP_MIN_H;
+    let [top, lat, bottom] = if bottom_h >= 4 && !sweep_squeezed {
         Layout::vertical([
             Constraint::Length(top_h),
             Constraint::Length(lat_h),
             Constraint::Fill(1),
         ])
         .areas(left)
+    } else if app.sweep.is_some() && left.height >= 8 + 4 + SWEEP_MIN_H {
+        // A sweep on a short screen (80x24): its pane keeps a header and the newest steps,
+        // the latency pane gives up its last rows.
+        let lat = (left.height - 8 - SWEEP_MIN_H).min(lat_h);
+        let [t, l, b] = Layout::vertical([
+            Constraint::Length(8),
+            Constraint::Length(lat),
+            Constraint::Fill(1),
+        ])
+        .areas(left);
+        [t, l, b]
     } else if !snap.errors.is_empty() && left.height >= 7 + 5 + 4 {
         // Short, and requests fail: why they fail matters more than the lower latency rows
         // (the pane keeps its header and the first metrics) and the load pane's last lines.
@@ -174,7 +204,24 @@ fn draw_panes(
     }
 
     if bottom.height > 0 {
-        if snap.errors.is_empty() {
+        if let Some(view) = &app.sweep {
+            // A sweep: its pane takes the row (beside the errors or the log when wide; they
+            // stay a `3` away when narrow).
+            let sweep_area = if bottom.width >= 110 {
+                let [other, sw] =
+                    Layout::horizontal([Constraint::Percentage(38), Constraint::Fill(1)])
+                        .areas(bottom);
+                if snap.errors.is_empty() {
+                    log::render(frame, other, snap, theme, true);
+                } else {
+                    errors::render(frame, other, snap, theme);
+                }
+                sw
+            } else {
+                bottom
+            };
+            sweep_pane::render(frame, sweep_area, view, theme);
+        } else if snap.errors.is_empty() {
             // No errors: the request log takes the row, its title says so (an empty errors
             // box would only take half the row).
             log::render(frame, bottom, snap, theme, true);

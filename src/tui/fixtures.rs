@@ -7,10 +7,12 @@
 mod check;
 mod side;
 mod sim;
+mod sweep;
 
 pub use check::check;
 pub use side::{gpu_view, no_gpu_view, server_view};
 pub use sim::{Sim, SimConfig, PERCENTILES};
+pub use sweep::sweep_view;
 
 use crate::metrics::snapshot::{Control, RunInfo, RunState, Snapshot, TimelineEvent};
 use std::sync::Arc;

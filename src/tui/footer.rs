@@ -24,6 +24,13 @@ const KEYS: [(&str, &str, &str); 9] = [
     ("q", "quit", "quit"),
 ];
 
+/// The sweep's keys, shown first in a sweep.
+const SWEEP_KEYS: [(&str, &str, &str); 3] = [
+    ("n", "next step", "next"),
+    ("e", "end after step", "end"),
+    ("6", "sweep", "sweep"),
+];
+
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -46,7 +53,9 @@ pub fn render(
         return;
     }
     let mut spans = Vec::new();
-    if snap.state == RunState::Done || snap.fatal.is_some() {
+    // Between the steps of a sweep the last run is done, the sweep is not.
+    let sweep_going = app.sweep.as_ref().is_some_and(|v| !v.finished);
+    if (snap.state == RunState::Done && !sweep_going) || snap.fatal.is_some() {
         // Nothing left to steer (pause, concurrency and rate would do nothing): say what can
         // still be done.
         let (badge, words, style) = if snap.fatal.is_some() {
@@ -79,7 +88,13 @@ pub fn render(
         spans.push(Span::styled(" engine stopped ", theme.error()));
     }
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let long: usize = KEYS.iter().map(|(k, l, _)| k.len() + l.len() + 3).sum();
+    let sweep_keys: &[(&str, &str, &str)] = if app.sweep.is_some() {
+        &SWEEP_KEYS
+    } else {
+        &[]
+    };
+    let keys: Vec<(&str, &str, &str)> = sweep_keys.iter().chain(KEYS.iter()).copied().collect();
+    let long: usize = keys.iter().map(|(k, l, _)| k.len() + l.len() + 3).sum();
     let short = used + long > w;
     // Two spaces between keys when there is room, one when there is not.
     let gap = if short { " " } else { "  " };
@@ -92,12 +107,12 @@ pub fn render(
     };
     let width = |(k, l): &(String, String)| k.chars().count() + l.chars().count();
     // Help and quit always show; the others as long as they fit before them.
-    let tail: Vec<(String, String)> = KEYS[KEYS.len() - 2..].iter().map(|k| item(*k)).collect();
+    let tail: Vec<(String, String)> = keys[keys.len() - 2..].iter().map(|k| item(*k)).collect();
     let mut room = w
         .saturating_sub(used)
         .saturating_sub(tail.iter().map(width).sum());
     let mut items: Vec<(String, String)> = Vec::new();
-    for k in &KEYS[..KEYS.len() - 2] {
+    for k in &keys[..keys.len() - 2] {
         let it = item(*k);
         if width(&it) > room {
             break;
@@ -114,8 +129,17 @@ pub fn render(
 }
 
 /// The `?` overlay: every key with a sentence.
-pub fn help_overlay(frame: &mut Frame, body: Rect, theme: &Theme) {
-    let rows: [(&str, &str); 13] = [
+pub fn help_overlay(frame: &mut Frame, body: Rect, theme: &Theme, sweep: bool) {
+    let sweep_rows: &[(&str, &str)] = if sweep {
+        &[
+            ("n", "sweep: end this step now, start the next"),
+            ("e", "sweep: end the sweep after this step"),
+            ("6", "enlarge the sweep pane"),
+        ]
+    } else {
+        &[]
+    };
+    let keys: [(&str, &str); 13] = [
         (
             "space",
             "pause / resume sending (in-flight requests finish)",
@@ -133,6 +157,7 @@ pub fn help_overlay(frame: &mut Frame, body: Rect, theme: &Theme) {
         ("? Esc", "close this help"),
         ("q", "quit: stop, write the result, restore the terminal"),
     ];
+    let rows: Vec<(&str, &str)> = keys.iter().chain(sweep_rows).copied().collect();
     let r = centred(body, 64, rows.len() as u16 + 4);
     frame.render_widget(Clear, r);
     let lines: Vec<Line> = rows

@@ -12,6 +12,7 @@
 //!   handed out is not taken back: the engine should drop the one it is waiting for and ask again.
 //! - Offsets past the known count continue unscaled, so the engine alone decides when to stop.
 
+use crate::plan::RampUp;
 use rand::{rngs::StdRng, SeedableRng};
 use rand_distr::{Distribution, Gamma};
 use std::time::Duration;
@@ -82,6 +83,9 @@ pub struct ArrivalSchedule {
     scale: f64,
     rescaled_left: u64,
     issued: u64,
+    /// A ramp and the count it spreads over; each gap is drawn at the ramp's rate for the
+    /// arrival (no rescale, as vLLM). `set_rate` ends it.
+    ramp: Option<(RampUp, u64)>,
 }
 
 impl ArrivalSchedule {
@@ -104,6 +108,7 @@ impl ArrivalSchedule {
             scale: 1.0,
             rescaled_left: 0,
             issued: 0,
+            ramp: None,
         };
         if let (Some(rate), Some(n)) = (rate, count) {
             if n > 0 && n <= MAX_RESCALED {
@@ -118,9 +123,21 @@ impl ArrivalSchedule {
         Ok(s)
     }
 
-    /// The current rate (`None`: infinite).
+    /// A schedule whose rate climbs along `ramp` over `count` arrivals (vLLM's ramp-up): the
+    /// gap before arrival `i` is drawn at `ramp.rate_at(i, count)`.
+    pub fn ramped(ramp: RampUp, burstiness: f64, seed: u64, count: u64) -> Result<Self, String> {
+        let mut s = ArrivalSchedule::new(Some(ramp.start_rps), burstiness, seed, None)?;
+        Gaps::new(Some(ramp.end_rps), burstiness)?;
+        s.ramp = Some((ramp, count));
+        Ok(s)
+    }
+
+    /// The current rate (`None`: infinite); on a ramp, the rate of the next arrival.
     pub fn rate(&self) -> Option<f64> {
-        self.rate
+        match self.ramp {
+            Some((r, n)) => Some(r.rate_at(self.issued, n)),
+            None => self.rate,
+        }
     }
 
     /// Arrivals handed out so far.
@@ -130,6 +147,12 @@ impl ArrivalSchedule {
 
     /// When the next request is due, as an offset from the run's start.
     pub fn next_offset(&mut self) -> Duration {
+        if let Some((ramp, n)) = self.ramp {
+            // Checked at both ends by `ramped`, so every rate between is valid too.
+            if let Ok(g) = Gaps::new(Some(ramp.rate_at(self.issued, n)), self.burstiness) {
+                self.gaps = g;
+            }
+        }
         let mut gap = self.gaps.draw(&mut self.rng);
         if self.rescaled_left > 0 {
             gap *= self.scale;
@@ -152,6 +175,7 @@ impl ArrivalSchedule {
         self.last = now.as_secs_f64();
         self.rescaled_left = 0;
         self.scale = 1.0;
+        self.ramp = None;
         Ok(())
     }
 }
@@ -275,6 +299,40 @@ mod tests {
         // And back from inf.
         s.set_rate(Some(2.0), Duration::from_secs(700)).unwrap();
         assert!(s.next_offset() > Duration::from_secs(700));
+    }
+
+    /// A linear ramp from 2 to 20 req/s over 400 arrivals with a fixed interval: each gap is
+    /// 1 / the ramp's rate for its arrival, and the whole ramp lasts the sum of those.
+    #[test]
+    fn a_ramp_draws_each_gap_at_its_arrivals_rate() {
+        use crate::plan::RampStrategy;
+        let ramp = RampUp {
+            strategy: RampStrategy::Linear,
+            start_rps: 2.0,
+            end_rps: 20.0,
+        };
+        let mut s = ArrivalSchedule::ramped(ramp, f64::INFINITY, 0, 400).unwrap();
+        assert_eq!(s.rate(), Some(2.0));
+        let g = gaps(&offsets(&mut s, 400));
+        for (i, got) in g.iter().enumerate() {
+            let want = 1.0 / ramp.rate_at(i as u64, 400);
+            assert!((got - want).abs() < 1e-9, "gap {i}: {got} want {want}");
+        }
+        assert_eq!(s.rate(), Some(20.0));
+        // Poisson gaps on an exponential ramp: the first quarter is slow, the last fast.
+        let exp = RampUp {
+            strategy: RampStrategy::Exponential,
+            start_rps: 1.0,
+            end_rps: 100.0,
+        };
+        let mut s = ArrivalSchedule::ramped(exp, 1.0, 5, 4000).unwrap();
+        let g = gaps(&offsets(&mut s, 4000));
+        let (first, _) = mean_cv(&g[..1000]);
+        let (last, _) = mean_cv(&g[3000..]);
+        assert!(
+            first > 10.0 * last,
+            "first-quarter gap {first}, last {last}"
+        );
     }
 
     #[rstest]
