@@ -243,6 +243,22 @@ fn capacity_search_lands_within_one_step_of_the_mock_model() {
     assert!(probes >= 3);
     let records = read_json(&dir.path().join("summary.json"));
     assert_eq!(records.as_array().unwrap().len(), probes);
+    // `tokscope report` reads the sweep folder as it is: its steps, and the search's answer.
+    let out = dir.path().join("report");
+    let rep = run(&[
+        "report",
+        dir.path().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "md",
+    ]);
+    assert_eq!(rep.code, 0, "stderr: {}", rep.stderr);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains(&format!("capacity: {got} concurrent users")),
+        "{md}"
+    );
 }
 
 #[test]

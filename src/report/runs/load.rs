@@ -36,6 +36,18 @@ impl InputError {
 
 /// A sweep folder's own summary, written beside the step results (not a step itself).
 const SWEEP_SUMMARY: &str = "summary.json";
+/// tokscope's sweep file beside it: mean/std per step, best, knee, the capacity search.
+const SWEEP_FILE: &str = "sweep.json";
+
+/// Whether a `.json` in a folder is a run's result (not a sweep's own file, not a step that
+/// failed as a whole, not a profiler trace).
+fn is_result_file(name: &str) -> bool {
+    name.ends_with(".json")
+        && name != SWEEP_SUMMARY
+        && name != SWEEP_FILE
+        && !name.ends_with(".failure.json")
+        && !name.ends_with(".pytorch.json")
+}
 
 /// Read every input; labels given to several files make repeats of one group.
 pub fn read_all(specs: &[InputSpec]) -> Result<Inputs, InputError> {
@@ -91,7 +103,8 @@ fn read_folder(spec: &InputSpec, inputs: &mut Inputs) -> Result<(), InputError> 
                 path: dir.clone(),
                 axis,
                 steps: runs,
-                capacity_note: read_capacity_note(&dir.join(SWEEP_SUMMARY)),
+                capacity_note: read_search_answer(&dir.join(SWEEP_FILE))
+                    .or_else(|| read_capacity_note(&dir.join(SWEEP_SUMMARY))),
             };
             sweep.steps.sort_by(|a, b| {
                 let (x, y) = (sweep_key(axis, a), sweep_key(axis, b));
@@ -149,11 +162,18 @@ fn collect_results(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<(),
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".json") && name != SWEEP_SUMMARY && !name.ends_with(".pytorch.json") {
+        if is_result_file(&name) {
             out.push(path);
         }
     }
     Ok(())
+}
+
+/// The capacity-search sentence tokscope's sweep wrote (`sweep.json`: search.answer), if any.
+fn read_search_answer(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v.get("search")?.get("answer")?.as_str().map(str::to_owned)
 }
 
 /// The capacity-search answer from a sweep's summary, if it has one (lenient: a summary that
