@@ -85,6 +85,15 @@ fn read_folder(spec: &InputSpec, inputs: &mut Inputs) -> Result<(), InputError> 
     let mut files = Vec::new();
     collect_results(dir, 1, &mut files)?;
     if files.is_empty() {
+        // A --result-dir that holds sweep folders (sweep-DATE/...): each is a sweep of its own.
+        let sweeps = sweep_folders_in(dir)?;
+        if !sweeps.is_empty() {
+            for path in sweeps {
+                let sub = InputSpec { path, label: None };
+                read_folder(&sub, inputs)?;
+            }
+            return Ok(());
+        }
         return Err(InputError::new(
             dir,
             "empty folder: no result files (*.json) in it",
@@ -147,6 +156,19 @@ fn sweep_axis(runs: &[Run]) -> Option<SweepAxis> {
     } else {
         None
     }
+}
+
+/// Sub-folders of `dir` that a sweep wrote (they hold its `sweep.json` or `summary.json`).
+fn sweep_folders_in(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| InputError::new(dir, format!("cannot read: {e}")))?;
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && (p.join(SWEEP_FILE).is_file() || p.join(SWEEP_SUMMARY).is_file()))
+        .collect();
+    out.sort();
+    Ok(out)
 }
 
 fn collect_results(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
@@ -496,6 +518,39 @@ mod tests {
         }])
         .unwrap_err();
         assert_eq!(e.what, "empty folder: no result files (*.json) in it");
+    }
+
+    #[test]
+    fn a_folder_holding_sweep_folders_reads_each_with_its_search_answer() {
+        let d = tempfile::tempdir().unwrap();
+        let sweep = d.path().join("sweep-20261126-070332");
+        for c in [1, 2] {
+            let step = sweep.join(format!("BENCH--max_concurrency={c}"));
+            std::fs::create_dir_all(&step).unwrap();
+            let v = json!({"completed": 10, "failed": 0, "duration": 1.0, "max_concurrency": c,
+                "request_rate": "inf", "output_throughput": c as f64 * 10.0});
+            write(&step, "run=0.json", &v.to_string());
+        }
+        write(&sweep, "summary.json", "[]");
+        write(
+            &sweep,
+            "sweep.json",
+            r#"{"search": {"answer": "capacity: 2 concurrent users"}}"#,
+        );
+        write(&sweep, "run=1.failure.json", r#"{"error": "server dead"}"#);
+        let inputs = read_all(&[InputSpec {
+            label: None,
+            path: d.path().to_path_buf(),
+        }])
+        .unwrap();
+        assert_eq!(inputs.sweeps.len(), 1);
+        let s = &inputs.sweeps[0];
+        assert_eq!(s.label, "sweep-20261126-070332");
+        assert_eq!(s.steps.len(), 2);
+        assert_eq!(
+            s.capacity_note.as_deref(),
+            Some("capacity: 2 concurrent users")
+        );
     }
 
     #[test]
