@@ -141,6 +141,9 @@ pub struct MockArgs {
     /// would (for tests of counter resets).
     #[arg(long)]
     pub admin_routes: bool,
+    /// Answer 404 on /tokenize, as servers without one do (transformers serve, TGI).
+    #[arg(long)]
+    pub no_tokenize: bool,
 }
 
 fn parse_non_negative(s: &str) -> Result<f64, String> {
@@ -203,6 +206,7 @@ pub struct MockConfig {
     pub reject_fields: Vec<String>,
     pub metric_names: MetricNames,
     pub admin_routes: bool,
+    pub no_tokenize: bool,
 }
 
 impl Default for MockConfig {
@@ -232,6 +236,7 @@ impl Default for MockConfig {
             reject_fields: Vec::new(),
             metric_names: MetricNames::Vllm,
             admin_routes: false,
+            no_tokenize: false,
         }
     }
 }
@@ -280,6 +285,7 @@ impl From<&MockArgs> for MockConfig {
             reject_fields: a.reject_fields.clone(),
             metric_names: a.metric_names,
             admin_routes: a.admin_routes,
+            no_tokenize: a.no_tokenize,
         }
     }
 }

@@ -206,6 +206,7 @@ pub async fn prepare(base_url: &str, plan: &RunPlan, simulated: bool) -> anyhow:
         if job.prompt_source == TokenSource::Estimate {
             calibrate(
                 &mut workload,
+                &client,
                 &http,
                 base_url,
                 &sent_model,
@@ -296,6 +297,7 @@ pub async fn prepare(base_url: &str, plan: &RunPlan, simulated: bool) -> anyhow:
 /// counts the chat template's few tokens.
 async fn calibrate(
     workload: &mut crate::load::workload::Workload,
+    client: &Client,
     http: &reqwest::Client,
     base_url: &str,
     model: &str,
@@ -339,8 +341,28 @@ async fn calibrate(
         }
     }
     let (text, rec) = probe;
-    if !used_tokenize && rec.prompt_source == TokenSource::Usage {
-        workload.calibrate(text, rec.prompt_tokens.min(u32::MAX as u64) as u32);
+    if used_tokenize || rec.prompt_source != TokenSource::Usage {
+        return;
+    }
+    workload.calibrate(text, rec.prompt_tokens.min(u32::MAX as u64) as u32);
+    // Without /tokenize the probe calibrates only its own language; random prompts alternate
+    // English and Chinese (several times apart in tokens per character), so two more short
+    // requests (one output token each) calibrate both from the server's usage.
+    for _ in 0..2 {
+        let p = workload.next_prompt();
+        let spec = RequestSpec {
+            id: u64::MAX,
+            warmup: true,
+            scheduled_at: Duration::ZERO,
+            prompt: &p.text,
+            max_tokens: 1,
+            prompt_tokens: u64::from(p.prompt_tokens.unwrap_or(p.est_tokens)),
+            prompt_source: TokenSource::Estimate,
+        };
+        let (rec, _) = run_collecting(client, &spec).await;
+        if rec.error.is_none() && rec.prompt_source == TokenSource::Usage {
+            workload.calibrate(&p.text, rec.prompt_tokens.min(u32::MAX as u64) as u32);
+        }
     }
 }
 

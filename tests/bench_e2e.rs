@@ -641,3 +641,34 @@ fn random_prompts_hit_the_input_length_in_both_languages() {
         assert!((270..=330).contains(l), "input lengths {lens:?}");
     }
 }
+
+/// A server without /tokenize (transformers serve, TGI): the probe calibrates one language of
+/// the random prompts, two short requests the other, so Chinese prompts are not sent at the
+/// English estimate (on a real Qwen tokenizer they came out 2.8 times too long).
+#[test]
+fn without_tokenize_both_languages_are_calibrated_from_usage() {
+    let mock = Mock::start(&["--no-tokenize", "--ttft-ms", "5", "--itl-ms", "1"]);
+    let r = run(&[
+        "bench",
+        &mock.url,
+        "--num-prompts",
+        "40",
+        "--max-concurrency",
+        "8",
+        "--random-input-len",
+        "300",
+        "--random-output-len",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    let v = r.json();
+    let mean_in = v["total_input_tokens"].as_f64().unwrap() / v["completed"].as_f64().unwrap();
+    assert!(
+        (mean_in - 300.0).abs() <= 15.0,
+        "mean prompt {mean_in} tokens, asked 300"
+    );
+    let w = &v["tokscope"]["workload"];
+    assert_eq!(w["token_source"], "calibrated");
+    assert!(w["calibrations"].as_u64().unwrap() >= 2, "{w}");
+}

@@ -405,6 +405,9 @@ struct TokenizeRequest {
 }
 
 async fn tokenize(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
+    if sim.cfg.no_tokenize {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let answer = || -> Result<Response, ApiError> {
         authorize(&sim, &headers)?;
         let req: TokenizeRequest = parse_json(&body)?;
