@@ -7,8 +7,12 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod gpu_args;
+mod mock_args;
 mod sweep_flags;
 mod to_plan;
+pub use gpu_args::{AgentArgs, GpuArgs};
+pub use mock_args::MockArgs;
 #[cfg(test)]
 pub(crate) use sweep_flags::test_sweep_plan;
 pub use sweep_flags::{SearchAxis, SweepArgs};
@@ -32,6 +36,13 @@ pub struct Cli {
     pub dashboard: DashboardArgs,
 }
 
+impl Cli {
+    /// The command line of this process (clap prints help or the error and exits on bad flags).
+    pub fn from_args() -> Cli {
+        <Cli as Parser>::parse()
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a benchmark headless: progress bar, summary table, result files.
@@ -39,11 +50,11 @@ pub enum Command {
     /// One-shot health check: is it up, which model, one streamed request.
     Check(CheckArgs),
     /// Run the built-in simulator as an OpenAI-compatible server.
-    Mock(crate::mock::MockArgs),
+    Mock(MockArgs),
     /// One sample of local GPU telemetry (NVML, ROCm SMI, sysfs) as a table or JSON.
-    Gpu(crate::telemetry::gpu::GpuArgs),
+    Gpu(GpuArgs),
     /// Serve this node's GPU telemetry as Prometheus text (dcgm-exporter names).
-    Agent(crate::telemetry::gpu::AgentArgs),
+    Agent(AgentArgs),
     /// Watch a server someone else is loading: its own /metrics (tokens/s, queue, KV cache,
     /// prefix cache, latency) and the GPUs, live, sending no requests.
     Watch(WatchArgs),
@@ -394,4 +405,19 @@ pub struct ReportArgs {
     /// Decimal places below 1,000 (larger values are whole numbers: 4,970).
     #[arg(long, default_value_t = 2)]
     pub decimals: usize,
+}
+
+impl clap::ValueEnum for crate::report::figure::Lang {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            crate::report::figure::Lang::En,
+            crate::report::figure::Lang::Zh,
+        ]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(match self {
+            crate::report::figure::Lang::En => clap::builder::PossibleValue::new("en"),
+            crate::report::figure::Lang::Zh => clap::builder::PossibleValue::new("zh"),
+        })
+    }
 }

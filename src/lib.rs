@@ -21,17 +21,16 @@ pub mod tui;
 
 /// Entry point of the binary: parse the command line, run, and map the outcome to an exit code.
 pub fn run_cli() -> std::process::ExitCode {
-    use clap::Parser;
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::from_args();
     match cli.command {
         Some(cli::Command::Bench(args)) => faces::headless::run(*args),
         Some(cli::Command::Check(args)) => faces::check::run(args),
-        Some(cli::Command::Mock(args)) => with_runtime(|| mock::run(args)),
-        Some(cli::Command::Gpu(args)) => match telemetry::gpu::run_gpu(args) {
+        Some(cli::Command::Mock(args)) => with_runtime(|| mock::run(mock::MockConfig::from(&args))),
+        Some(cli::Command::Gpu(args)) => match telemetry::gpu::run_gpu(args.into()) {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => faces::headless::report_error(&e),
         },
-        Some(cli::Command::Agent(args)) => with_runtime(|| telemetry::gpu::run_agent(args)),
+        Some(cli::Command::Agent(args)) => with_runtime(|| telemetry::gpu::run_agent(args.into())),
         Some(cli::Command::Watch(args)) => faces::watch::run(args),
         Some(cli::Command::Report(args)) => faces::report_cmd::run(args),
         None => faces::dashboard::run(cli.dashboard),

@@ -36,7 +36,7 @@ const SGLANG_E2E_BUCKETS: &[f64] = &[
 ];
 
 /// Whose metric names the simulator's `/metrics` speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MetricNames {
     /// vLLM V1 (`vllm/v1/metrics/loggers.py`).
     #[default]

@@ -6,7 +6,6 @@
 //! Every field is a [`Metric`]: a value, "not supported", "not applicable" or an error; never a
 //! made-up 0. See docs/gpu.md for the ROCm loading decision.
 
-use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -27,31 +26,23 @@ pub use command::run_gpu;
 pub use sampler::{GpuHistory, GpuMonitor, GpuNodeView, GpuView, MonitorConfig, NodeStatus, RunId};
 pub use stats::{GpuRunAccumulator, GpuRunStats, GpuRunSummary};
 
-/// `tokscope gpu` flags.
-#[derive(Debug, Args, Clone, Default)]
-pub struct GpuArgs {
+/// What `tokscope gpu` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct GpuCommand {
     /// Print the sample as JSON instead of a table.
-    #[arg(long)]
     pub json: bool,
-    /// Keep printing a fresh sample every --gpu-interval seconds (Ctrl-C to stop).
-    #[arg(long)]
+    /// Keep printing a fresh sample every `interval_s` seconds.
     pub watch: bool,
-    /// Seconds between samples with --watch.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
-    pub gpu_interval: f64,
+    pub interval_s: f64,
 }
 
-/// `tokscope agent` flags.
-#[derive(Debug, Args, Clone)]
-pub struct AgentArgs {
-    /// Address to serve /metrics on; use 0.0.0.0:9400 to let other nodes scrape it.
-    #[arg(long, default_value = "127.0.0.1:9400")]
+/// What `tokscope agent` was asked for.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Address to serve /metrics on.
     pub listen: String,
-    /// Seconds between samples.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
-    pub gpu_interval: f64,
-    /// Host name put in the `Hostname` label (default: this machine's name).
-    #[arg(long)]
+    pub interval_s: f64,
+    /// Host name put in the `Hostname` label (`None`: this machine's name).
     pub hostname: Option<String>,
 }
 

@@ -4,7 +4,7 @@
 //! out, never written as 0.
 
 use super::sampler::{GpuMonitor, GpuView, MonitorConfig, NodeStatus};
-use super::{AgentArgs, DeviceKind, GpuSample, LocalConfig, Metric, Vendor};
+use super::{AgentConfig, DeviceKind, GpuSample, LocalConfig, Metric, Vendor};
 use crate::telemetry::prom::escape_label_value;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -337,8 +337,8 @@ pub async fn serve(
 }
 
 /// Run the agent until Ctrl-C.
-pub async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
-    let interval = super::check_interval(args.gpu_interval).map_err(crate::runner::SetupError)?;
+pub async fn run_agent(args: AgentConfig) -> anyhow::Result<()> {
+    let interval = super::check_interval(args.interval_s).map_err(crate::runner::SetupError)?;
     let monitor = GpuMonitor::start(MonitorConfig {
         interval,
         local: Some(LocalConfig::from_env()),

@@ -2,7 +2,7 @@
 //! naming the backend and library behind each row) or JSON. With no GPU it lists what it tried.
 
 use super::{
-    discover_local, fmt_gib, DeviceKind, Discovery, GpuArgs, GpuSample, LocalConfig, Probe,
+    discover_local, fmt_gib, DeviceKind, Discovery, GpuCommand, GpuSample, LocalConfig, Probe,
 };
 use serde::Serialize;
 use std::fmt::Write;
@@ -145,8 +145,8 @@ pub fn render_table(r: &GpuReport) -> String {
 }
 
 /// Run `tokscope gpu`. Exits 0 with no GPU (that is an answer, not a failure).
-pub fn run_gpu(args: GpuArgs) -> anyhow::Result<()> {
-    let interval = super::check_interval(args.gpu_interval).map_err(crate::runner::SetupError)?;
+pub fn run_gpu(args: GpuCommand) -> anyhow::Result<()> {
+    let interval = super::check_interval(args.interval_s).map_err(crate::runner::SetupError)?;
     let mut discovery = discover_local(&LocalConfig::from_env());
     loop {
         let report = sample_all(&mut discovery);
