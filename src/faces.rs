@@ -4,7 +4,10 @@
 
 pub mod check;
 pub mod dashboard;
+pub mod dashboard_save;
 mod dashboard_sweep;
+pub mod exit;
 pub mod headless;
 pub mod report_cmd;
+pub mod sweep_bench;
 pub mod watch;

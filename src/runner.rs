@@ -568,3 +568,27 @@ pub fn start(p: Prepared, jsonl: bool) -> Running {
         workload,
     }
 }
+
+/// Open the GPU run window when the timed run starts (the first snapshot past the warm-ups,
+/// within one publish, 100 ms), or at once if the run ended before that.
+pub async fn gpu_run_from_timed_start(
+    gpu: Option<&crate::telemetry::gpu::GpuMonitor>,
+    mut snapshots: tokio::sync::watch::Receiver<std::sync::Arc<crate::metrics::snapshot::Snapshot>>,
+) -> Option<crate::telemetry::gpu::RunId> {
+    let gpu = gpu?;
+    let _ = snapshots
+        .wait_for(|s| s.state != crate::metrics::snapshot::RunState::Starting)
+        .await;
+    Some(gpu.begin_run())
+}
+
+/// Start GPU sampling for a run (local backends and `--gpu-endpoint`s). No GPU is not an
+/// error: the monitor then simply has nothing to report.
+pub fn start_gpu(
+    cfg: &crate::telemetry::gpu::MonitorConfig,
+) -> Option<crate::telemetry::gpu::GpuMonitor> {
+    if cfg.local.is_none() && cfg.endpoints.is_empty() {
+        return None;
+    }
+    crate::telemetry::gpu::GpuMonitor::start(cfg.clone()).ok()
+}

@@ -11,7 +11,6 @@
 //! Faces watch a [`SweepView`] on a `watch` channel; `bench` prints a line per step, the
 //! dashboard draws the sweep pane.
 
-pub mod headless;
 pub mod plan;
 pub mod search;
 pub mod step;

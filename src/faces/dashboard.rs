@@ -3,6 +3,7 @@
 //! and recorder run on the runtime's workers, and on quit writes the result and prints the
 //! same summary `bench` prints.
 
+use super::dashboard_save::{exit_code, SaveCtx};
 use crate::cli::DashboardArgs;
 use crate::runner;
 use crate::tui::app::QuitReason;
@@ -75,7 +76,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     }
     let _guard = rt.enter();
     let running = runner::start(prepared, true);
-    let gpu = crate::faces::headless::start_gpu(&plan.gpu).map(Arc::new);
+    let gpu = crate::runner::start_gpu(&plan.gpu).map(Arc::new);
     let server = crate::telemetry::server_metrics::spawn_scraper(
         vec![crate::telemetry::server_metrics::scraper::metrics_url(
             &base,
@@ -88,7 +89,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         let slot = gpu_run.clone();
         let snapshots = running.snapshots.clone();
         rt.spawn(async move {
-            let id = crate::faces::headless::gpu_run_from_timed_start(Some(&g), snapshots).await;
+            let id = crate::runner::gpu_run_from_timed_start(Some(&g), snapshots).await;
             *slot.lock().unwrap_or_else(|p| p.into_inner()) = id;
         });
     }
@@ -166,61 +167,4 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
         crate::console::err_line(&format!("error: the dashboard failed: {e:#}"));
     }
     Ok(code)
-}
-
-/// What `s` needs to write the result as quitting would.
-pub(super) struct SaveCtx {
-    pub meta: crate::report::result::RunMeta,
-    pub paths: crate::report::result::ResultPaths,
-    pub gpu: Option<Arc<crate::telemetry::gpu::GpuMonitor>>,
-    pub gpu_run: Arc<std::sync::Mutex<Option<crate::telemetry::gpu::RunId>>>,
-    pub server: crate::telemetry::server_metrics::ServerScraper,
-    pub goodput: bool,
-    pub workload: crate::runner::WorkloadHandle,
-    pub rt: tokio::runtime::Handle,
-}
-
-impl SaveCtx {
-    pub(super) fn write(
-        &self,
-        snap: &crate::metrics::snapshot::Snapshot,
-    ) -> anyhow::Result<Vec<std::path::PathBuf>> {
-        let outcome = crate::metrics::recorder::RecorderOutcome {
-            snapshot: Arc::new(snap.clone()),
-            good_requests: snap.counts.good,
-            detailed: None,
-            jsonl: Some(self.paths.jsonl.clone()),
-            jsonl_error: None,
-            workload: Some(self.workload.info()),
-        };
-        let run_id = *self.gpu_run.lock().unwrap_or_else(|p| p.into_inner());
-        let gpu = self
-            .gpu
-            .as_ref()
-            .zip(run_id)
-            .map(|(m, id)| m.run_so_far(id));
-        // The drawing thread is not a runtime thread: blocking on the runtime here is allowed.
-        let report = self.rt.block_on(crate::report::finish::FinishedRun::new(
-            &self.meta,
-            &outcome,
-            gpu.as_ref(),
-            &self.server,
-            self.goodput,
-        ));
-        crate::report::result::write_json(&self.paths.json, &report.report)?;
-        Ok(vec![self.paths.json.clone(), self.paths.jsonl.clone()])
-    }
-}
-
-/// The exit code of a dashboard run that ended as `exit` says: 0 for `q`, 130 for Ctrl-C or
-/// SIGINT, 143 for SIGTERM, 129 for SIGHUP or a terminal that went away (as shells report).
-pub(super) fn exit_code(exit: &crate::tui::DashboardExit) -> ExitCode {
-    match (exit.signal, exit.reason) {
-        (Some(sig), _) => ExitCode::from(sig.exit_code()),
-        (None, QuitReason::Key) => ExitCode::SUCCESS,
-        (None, QuitReason::CtrlC) => ExitCode::from(crate::tui::Signal::Interrupt.exit_code()),
-        (None, QuitReason::Signal | QuitReason::TerminalLost) => {
-            ExitCode::from(crate::tui::Signal::Hangup.exit_code())
-        }
-    }
 }

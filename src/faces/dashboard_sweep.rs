@@ -6,7 +6,7 @@
 //! partial one. The folder's files are kept current after every run; `s` also writes the run
 //! in progress and a picture of the screen into it.
 
-use super::dashboard::{exit_code, SaveCtx};
+use super::dashboard_save::{exit_code, SaveCtx};
 use crate::cli::DashboardArgs;
 use crate::load::engine::Command;
 use crate::metrics::snapshot::Snapshot;
@@ -37,7 +37,7 @@ pub(super) fn run(
         ))
     })?;
     let _guard = rt.enter();
-    let gpu = crate::faces::headless::start_gpu(&plan.base.gpu).map(Arc::new);
+    let gpu = crate::runner::start_gpu(&plan.base.gpu).map(Arc::new);
     let server = crate::telemetry::server_metrics::spawn_scraper(
         vec![crate::telemetry::server_metrics::scraper::metrics_url(
             &base,
@@ -153,7 +153,7 @@ pub(super) fn run(
         Ok(exit) => exit_code(exit),
         Err(_) => ExitCode::FAILURE,
     };
-    crate::console::out(&crate::sweep::headless::table(&view_rx.borrow()));
+    crate::console::out(&crate::faces::sweep_bench::table(&view_rx.borrow()));
     match outcome {
         Ok(out) => {
             if let Some(a) = &out.answer {

@@ -9,24 +9,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Exit code for bad flags or an unusable server (nothing was measured).
-pub const EXIT_SETUP: u8 = 2;
-/// Exit code when every timed request failed, or the server went away mid-run.
-pub const EXIT_ALL_FAILED: u8 = 1;
-/// Exit code when Ctrl-C interrupted the run (the partial result was still written).
-pub const EXIT_INTERRUPTED: u8 = 130;
-/// Exit code when SIGTERM ended the run (128 + 15, as shells report it).
-pub const EXIT_TERMINATED: u8 = 143;
-
-/// Print a setup error as one line and pick its exit code.
-pub fn report_error(e: &anyhow::Error) -> ExitCode {
-    crate::console::err_line(&format!("error: {e:#}"));
-    if e.downcast_ref::<SetupError>().is_some() {
-        ExitCode::from(EXIT_SETUP)
-    } else {
-        ExitCode::FAILURE
-    }
-}
+pub use super::exit::{
+    report_error, EXIT_ALL_FAILED, EXIT_INTERRUPTED, EXIT_SETUP, EXIT_TERMINATED,
+};
 
 pub fn run(args: BenchArgs) -> ExitCode {
     let Some(rt) = crate::runtime() else {
@@ -56,7 +41,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     if sweep.is_sweep() {
-        return crate::sweep::headless::run(&args, &base, sweep).await;
+        return crate::faces::sweep_bench::run(&args, &base, sweep).await;
     }
     let plan = sweep.single();
     let mut prepared = runner::prepare(&base, &plan, false).await?;
@@ -91,7 +76,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .map(|r| format!("{r}/s"))
             .unwrap_or_else(|| "inf".into()),
     );
-    let gpu = start_gpu(&plan.gpu);
+    let gpu = crate::runner::start_gpu(&plan.gpu);
     let server = crate::telemetry::server_metrics::spawn_scraper(
         vec![crate::telemetry::server_metrics::scraper::metrics_url(
             &base,
@@ -104,7 +89,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     // The GPU window opens with the timed run, after the warm-ups: their energy is not
     // divided by tokens that leave them out.
     let (gpu_run, done) = tokio::join!(
-        gpu_run_from_timed_start(gpu.as_ref(), running.snapshots.clone()),
+        crate::runner::gpu_run_from_timed_start(gpu.as_ref(), running.snapshots.clone()),
         running.done
     );
     let (engine, outcome) = done.map_err(|e| anyhow::anyhow!("the run failed: {e}"))?;
@@ -148,30 +133,6 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {e}");
     }
     Ok(code)
-}
-
-/// Open the GPU run window when the timed run starts (the first snapshot past the warm-ups,
-/// within one publish, 100 ms), or at once if the run ended before that.
-pub async fn gpu_run_from_timed_start(
-    gpu: Option<&crate::telemetry::gpu::GpuMonitor>,
-    mut snapshots: tokio::sync::watch::Receiver<std::sync::Arc<crate::metrics::snapshot::Snapshot>>,
-) -> Option<crate::telemetry::gpu::RunId> {
-    let gpu = gpu?;
-    let _ = snapshots
-        .wait_for(|s| s.state != crate::metrics::snapshot::RunState::Starting)
-        .await;
-    Some(gpu.begin_run())
-}
-
-/// Start GPU sampling for a run (local backends and `--gpu-endpoint`s). No GPU is not an
-/// error: the monitor then simply has nothing to report.
-pub fn start_gpu(
-    cfg: &crate::telemetry::gpu::MonitorConfig,
-) -> Option<crate::telemetry::gpu::GpuMonitor> {
-    if cfg.local.is_none() && cfg.endpoints.is_empty() {
-        return None;
-    }
-    crate::telemetry::gpu::GpuMonitor::start(cfg.clone()).ok()
 }
 
 /// Wait for a signal that may not have been installed (then never).

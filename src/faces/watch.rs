@@ -84,7 +84,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: WatchArgs) -> anyhow::Result<Ex
     };
     let _guard = rt.enter();
     let scraper = spawn_scraper(sources.clone(), every);
-    let gpu = crate::faces::headless::start_gpu(&gpu_cfg).map(Arc::new);
+    let gpu = crate::runner::start_gpu(&gpu_cfg).map(Arc::new);
     let gpu_run = gpu.as_ref().map(|g| g.begin_run());
     let record = Record {
         date,

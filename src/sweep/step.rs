@@ -3,12 +3,12 @@
 //! single `bench` run (`runner::prepare`, `runner::start`, `FinishedRun`), so its result is the
 //! same `RunReport` a single run writes.
 
-use crate::faces::headless::gpu_run_from_timed_start;
 use crate::load::engine::Command;
 use crate::metrics::snapshot::Snapshot;
 use crate::plan::RunPlan;
 use crate::report::finish::FinishedRun;
 use crate::report::result::{ResultPaths, RunMeta};
+use crate::runner::gpu_run_from_timed_start;
 use crate::telemetry::gpu::GpuMonitor;
 use crate::telemetry::server_metrics::ServerScraper;
 use serde_json::Value;

@@ -1,19 +1,19 @@
 //! `tokscope bench` with a list, repeats or `--search`: a line per step on stderr, a table of
 //! the steps on stdout (or the sweep JSON with `--json`), the folder of results.
 
-use super::plan::SweepPlan;
-use super::step::Shared;
-use super::{SweepControl, SweepView};
 use crate::cli::BenchArgs;
-use crate::faces::headless::{EXIT_ALL_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED};
+use crate::faces::exit::{EXIT_ALL_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED};
 use crate::runner::SetupError;
+use crate::sweep::plan::SweepPlan;
+use crate::sweep::step::Shared;
+use crate::sweep::{SweepControl, SweepView};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(args: &BenchArgs, base: &str, plan: SweepPlan) -> anyhow::Result<ExitCode> {
-    let dir = super::sweep_dir(&plan);
+    let dir = crate::sweep::sweep_dir(&plan);
     std::fs::create_dir_all(&dir).map_err(|e| {
         SetupError(format!(
             "cannot create the sweep folder '{}': {e}",
@@ -34,7 +34,7 @@ pub async fn run(args: &BenchArgs, base: &str, plan: SweepPlan) -> anyhow::Resul
         if plan.num_runs == 1 { "" } else { "s" },
         dir.display()
     ));
-    let gpu = crate::faces::headless::start_gpu(&plan.base.gpu);
+    let gpu = crate::runner::start_gpu(&plan.base.gpu);
     let server = crate::telemetry::server_metrics::spawn_scraper(
         vec![crate::telemetry::server_metrics::scraper::metrics_url(base)],
         Duration::from_secs(1),
@@ -49,7 +49,7 @@ pub async fn run(args: &BenchArgs, base: &str, plan: SweepPlan) -> anyhow::Resul
         current: &ctl.current,
         live: None,
     };
-    let out = super::run(&sh, &plan, &dir, &ctl, &view_tx).await?;
+    let out = crate::sweep::run(&sh, &plan, &dir, &ctl, &view_tx).await?;
     if args.json {
         let text = std::fs::read_to_string(dir.join("sweep.json")).unwrap_or_default();
         println!("{text}");
