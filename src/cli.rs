@@ -36,6 +36,37 @@ pub struct Cli {
     pub dashboard: DashboardArgs,
 }
 
+/// GPU telemetry flags, the same for the load commands and `watch`.
+#[derive(Debug, Args, Clone)]
+pub struct GpuFlags {
+    /// GPU sampling interval in seconds.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1.0
+    )]
+    pub gpu_interval: f64,
+    /// Remote GPU telemetry: a Prometheus /metrics URL of `tokscope agent` or dcgm-exporter,
+    /// optionally NAME=URL (repeatable).
+    #[arg(long = "gpu-endpoint", value_name = "[NAME=]URL")]
+    pub gpu_endpoints: Vec<String>,
+    /// Do not sample local GPUs.
+    #[arg(long)]
+    pub no_gpu: bool,
+}
+
+impl GpuFlags {
+    /// The monitor these flags ask for; a bad value is one line naming it.
+    pub fn monitor(&self) -> Result<crate::telemetry::gpu::MonitorConfig, String> {
+        crate::telemetry::gpu::MonitorConfig::new(
+            self.gpu_interval,
+            &self.gpu_endpoints,
+            self.no_gpu,
+        )
+    }
+}
+
 impl Cli {
     /// The command line of this process (clap prints help or the error and exits on bad flags).
     pub fn from_args() -> Cli {
@@ -80,21 +111,8 @@ pub struct WatchArgs {
         default_value_t = 1.0
     )]
     pub interval: f64,
-    /// GPU sampling interval in seconds.
-    #[arg(
-        allow_negative_numbers = true,
-        long,
-        value_name = "SECONDS",
-        default_value_t = 1.0
-    )]
-    pub gpu_interval: f64,
-    /// Remote GPU telemetry: a Prometheus /metrics URL of `tokscope agent` or dcgm-exporter,
-    /// optionally NAME=URL (repeatable).
-    #[arg(long = "gpu-endpoint", value_name = "[NAME=]URL")]
-    pub gpu_endpoints: Vec<String>,
-    /// Do not sample local GPUs.
-    #[arg(long)]
-    pub no_gpu: bool,
+    #[command(flatten)]
+    pub gpu: GpuFlags,
     #[arg(long, value_name = "DIR")]
     pub result_dir: Option<PathBuf>,
     /// Where `s` and quitting write the per-second series (default
@@ -301,21 +319,8 @@ pub struct LoadArgs {
     #[arg(long)]
     pub label: Option<String>,
 
-    /// GPU sampling interval in seconds.
-    #[arg(
-        allow_negative_numbers = true,
-        long,
-        value_name = "SECONDS",
-        default_value_t = 1.0
-    )]
-    pub gpu_interval: f64,
-    /// Remote GPU telemetry: a Prometheus /metrics URL of `tokscope agent` or dcgm-exporter,
-    /// optionally NAME=URL (repeatable).
-    #[arg(long = "gpu-endpoint", value_name = "[NAME=]URL")]
-    pub gpu_endpoints: Vec<String>,
-    /// Do not sample local GPUs.
-    #[arg(long)]
-    pub no_gpu: bool,
+    #[command(flatten)]
+    pub gpu: GpuFlags,
 
     #[command(flatten)]
     pub sweep: SweepArgs,

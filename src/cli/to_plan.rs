@@ -71,12 +71,7 @@ impl LoadArgs {
             0.0 => None,
             s => Some(parse_seconds("--stop-when-unreachable", s).map_err(bad)?),
         };
-        let gpu = crate::telemetry::gpu::MonitorConfig::new(
-            self.gpu_interval,
-            &self.gpu_endpoints,
-            self.no_gpu,
-        )
-        .map_err(bad)?;
+        let gpu = self.gpu.monitor().map_err(bad)?;
         let endpoint = if self.endpoint.starts_with('/') {
             self.endpoint.clone()
         } else {

@@ -7,7 +7,7 @@
 use crate::cli::WatchArgs;
 use crate::report::run_report::{Extras, GpuReport, RunReport};
 use crate::runner::SetupError;
-use crate::telemetry::gpu::{GpuMonitor, MonitorConfig, RunId};
+use crate::telemetry::gpu::{GpuMonitor, RunId};
 use crate::telemetry::server_metrics::scraper::metrics_url;
 use crate::telemetry::server_metrics::{spawn_scraper, ServerScraper, ServerView};
 use std::path::PathBuf;
@@ -71,8 +71,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: WatchArgs) -> anyhow::Result<Ex
     crate::tui::prepare(&args.ui).map_err(|e| SetupError(format!("{e:#}")))?;
     let sources = sources(&args)?;
     let every = interval(&args)?;
-    let gpu_cfg = MonitorConfig::new(args.gpu_interval, &args.gpu_endpoints, args.no_gpu)
-        .map_err(SetupError)?;
+    let gpu_cfg = args.gpu.monitor().map_err(SetupError)?;
     let date = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
     let name = args
         .result_filename
