@@ -253,10 +253,7 @@ pub async fn prepare(base_url: &str, plan: &RunPlan, simulated: bool) -> anyhow:
             .tokenizer
             .as_ref()
             .map(|p| p.display().to_string()),
-        num_prompts,
-        request_rate: rate,
-        burstiness: load.burstiness,
-        max_concurrency,
+        load: load.clone(),
         metadata: plan.output.metadata.clone(),
         config,
     };

@@ -25,10 +25,13 @@ fn meta() -> RunMeta {
         label: Some("golden".into()),
         model_id: "tokscope-sim".into(),
         tokenizer_id: None,
-        num_prompts: Some(600),
-        request_rate: Some(16.0),
-        burstiness: 1.0,
-        max_concurrency: Some(32),
+        load: tokscope::plan::LoadPlan {
+            num_prompts: Some(600),
+            request_rate: Some(16.0),
+            burstiness: 1.0,
+            max_concurrency: Some(32),
+            ..Default::default()
+        },
         metadata: vec![("gpu".into(), "H100".into())],
         config: json!({"base_url": "http://127.0.0.1:8000", "seed": 7}),
     }

@@ -139,7 +139,7 @@ fn run_inner(rt: &tokio::runtime::Runtime, args: DashboardArgs) -> anyhow::Resul
     let quit_by_key = matches!(&ui, Ok(e) if e.reason == QuitReason::Key);
     let mut outcome = outcome;
     if quit_by_key
-        && meta.num_prompts.is_none()
+        && plan.load.num_prompts.is_none()
         && plan.load.duration.is_none()
         && outcome.snapshot.interrupted
     {

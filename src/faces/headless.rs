@@ -69,10 +69,12 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
             (None, Some(d)) => format!("{:.0} s", d.as_secs_f64()),
             _ => "unbounded".into(),
         },
-        meta.max_concurrency
+        plan.load
+            .max_concurrency
             .map(|c| c.to_string())
             .unwrap_or_else(|| "uncapped".into()),
-        meta.request_rate
+        plan.load
+            .request_rate
             .map(|r| format!("{r}/s"))
             .unwrap_or_else(|| "inf".into()),
     );

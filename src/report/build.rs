@@ -59,11 +59,11 @@ impl RunReport {
             label: meta.label.clone(),
             model_id: Some(meta.model_id.clone()),
             tokenizer_id: meta.tokenizer_id.clone(),
-            num_prompts: Some(meta.num_prompts.unwrap_or(s.counts.sent)),
+            num_prompts: Some(meta.load.num_prompts.unwrap_or(s.counts.sent)),
             // The load at the end of the run: keys in the dashboard may have changed it (the
             // timeline says when); the flags as given stay in `tokscope.config`.
             request_rate: Some(Rate::from_option(s.control.request_rate)),
-            burstiness: Some(meta.burstiness),
+            burstiness: Some(meta.load.burstiness),
             max_concurrency: s.control.max_concurrency,
             duration: Some(sum.duration_s),
             completed: Some(sum.completed),

@@ -14,10 +14,9 @@ pub struct RunMeta {
     pub label: Option<String>,
     pub model_id: String,
     pub tokenizer_id: Option<String>,
-    pub num_prompts: Option<u64>,
-    pub request_rate: Option<f64>,
-    pub burstiness: f64,
-    pub max_concurrency: Option<u32>,
+    /// The load the plan asked for (keys in the dashboard may change it; the snapshot's
+    /// `control` says what it was at the end).
+    pub load: crate::plan::LoadPlan,
     pub metadata: Vec<(String, String)>,
     /// The flags that shaped the run (sanitised), for the `tokscope.config` block.
     pub config: Value,
@@ -26,10 +25,12 @@ pub struct RunMeta {
 /// The default file name, in the spirit of vLLM's: `tokscope-{rate}qps-concurrency{N}-{model}-{date}.json`.
 pub fn default_filename(meta: &RunMeta) -> String {
     let rate = meta
+        .load
         .request_rate
         .map(|r| format!("{r}"))
         .unwrap_or_else(|| "inf".into());
     let conc = meta
+        .load
         .max_concurrency
         .map(|c| format!("-concurrency{c}"))
         .unwrap_or_default();
@@ -125,7 +126,10 @@ mod tests {
         let meta = RunMeta {
             date: "20261123-101500".into(),
             model_id: "Qwen/Qwen2.5-32B-Instruct".into(),
-            max_concurrency: Some(16),
+            load: crate::plan::LoadPlan {
+                max_concurrency: Some(16),
+                ..Default::default()
+            },
             ..RunMeta::default()
         };
         assert_eq!(
