@@ -142,7 +142,7 @@ fn reasoning_tokens_move_ttfo_not_ttft() {
         "bench",
         &mock.url,
         "--num-prompts",
-        "4",
+        "8",
         "--max-concurrency",
         "2",
         "--random-output-len",
@@ -151,13 +151,14 @@ fn reasoning_tokens_move_ttfo_not_ttft() {
     ]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     let v = r.json();
-    let (ttft, ttfo) = (f(&v, "mean_ttft_ms"), f(&v, "mean_ttfo_ms"));
-    assert!((29.0..36.0).contains(&ttft), "ttft {ttft}");
+    // Medians: one request delayed by a busy machine must not move the figure being checked.
+    let (ttft, ttfo) = (f(&v, "median_ttft_ms"), f(&v, "median_ttfo_ms"));
+    assert!((29.0..45.0).contains(&ttft), "ttft {ttft}");
     // Five reasoning tokens, 10 ms apart, come before the first answer token.
-    assert!((ttfo - ttft - 50.0).abs() < 4.0, "ttfo {ttfo} ttft {ttft}");
-    assert_eq!(v["total_output_tokens"], 48);
-    // Five reasoning chunks for each of the four requests, each counted once.
-    assert_eq!(v["tokscope"]["token_counts"]["reasoning_chunks"], 20);
+    assert!((ttfo - ttft - 50.0).abs() < 6.0, "ttfo {ttfo} ttft {ttft}");
+    assert_eq!(v["total_output_tokens"], 96);
+    // Five reasoning chunks for each of the eight requests, each counted once.
+    assert_eq!(v["tokscope"]["token_counts"]["reasoning_chunks"], 40);
 }
 
 #[test]
