@@ -430,4 +430,9 @@ fn ramp_up_schedules_each_request_at_the_ramps_rate() {
     }
     let result = read_json(&dir.path().join("ramp.json"));
     assert_eq!(result["tokscope"]["config"]["ramp_up_strategy"], "linear");
+    // vLLM's keys for a ramped run: the rate is "inf", the ramp beside it.
+    assert_eq!(result["request_rate"], "inf");
+    assert_eq!(result["ramp_up_strategy"], "linear");
+    assert_eq!(result["ramp_up_start_rps"], 10.0);
+    assert_eq!(result["ramp_up_end_rps"], 100.0);
 }

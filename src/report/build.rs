@@ -62,7 +62,11 @@ impl RunReport {
             num_prompts: Some(meta.load.num_prompts.unwrap_or(s.counts.sent)),
             // The load at the end of the run: keys in the dashboard may have changed it (the
             // timeline says when); the flags as given stay in `tokscope.config`.
-            request_rate: Some(Rate::from_option(s.control.request_rate)),
+            request_rate: Some(match meta.load.ramp_up {
+                // vLLM writes "inf" for a ramped run and the ramp beside it.
+                Some(_) => Rate::Unlimited,
+                None => Rate::from_option(s.control.request_rate),
+            }),
             burstiness: Some(meta.load.burstiness),
             max_concurrency: s.control.max_concurrency,
             duration: Some(sum.duration_s),
@@ -76,6 +80,9 @@ impl RunReport {
             total_token_throughput: Some(sum.total_token_throughput),
             max_output_tokens_per_s: Some(sum.max_output_tokens_per_s),
             max_concurrent_requests: Some(sum.max_concurrent_requests),
+            ramp_up_strategy: meta.load.ramp_up.map(|r| r.strategy.name().into()),
+            ramp_up_start_rps: meta.load.ramp_up.map(|r| r.start_rps),
+            ramp_up_end_rps: meta.load.ramp_up.map(|r| r.end_rps),
             latency: latencies(&s.whole),
             detailed: out.detailed.as_ref().map(|d| DetailedLists {
                 input_lens: d.input_lens.clone(),

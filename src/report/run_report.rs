@@ -44,6 +44,13 @@ pub struct RunReport {
     pub total_token_throughput: Option<f64>,
     pub max_output_tokens_per_s: Option<f64>,
     pub max_concurrent_requests: Option<u64>,
+    /// vLLM's ramp-up keys, when the rate climbed over the run (`request_rate` is then "inf").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ramp_up_strategy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ramp_up_start_rps: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ramp_up_end_rps: Option<f64>,
     /// `mean_ttft_ms`, `p99_itl_ms`, ...: one entry per metric present.
     #[serde(flatten)]
     pub latency: Latencies,
