@@ -393,3 +393,28 @@ fn repeats_show_mean_and_std_and_mark_differences_inside_the_noise() {
     // The workload table counts the repeats.
     assert!(md.contains("| 3 | tokscope |"), "{md}");
 }
+
+/// A run that sampled GPUs gets its power over time as a chart of its own (watts), beside the
+/// token and latency charts; the table keeps the run's mean and peak.
+#[test]
+fn gpu_power_over_time_is_drawn_when_the_run_sampled_gpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let r = report(
+        &["tests/fixtures/report/golden_result.json", "--format", "md"],
+        &out,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let md = read(&out.join("report.md"));
+    assert!(md.contains("(run-1-gpu-power.svg)"), "{md}");
+    let svg = read(&out.join("run-1-gpu-power.svg"));
+    assert!(
+        svg.contains("GPU power") && svg.contains("<polyline"),
+        "{svg}"
+    );
+    // The fixtures without GPU readings draw no such chart.
+    let out2 = dir.path().join("out2");
+    let r = report(&[&format!("{MOCK}/fast.json"), "--format", "md"], &out2);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!out2.join("run-1-gpu-power.svg").exists());
+}

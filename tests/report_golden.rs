@@ -71,6 +71,7 @@ fn gpu() -> GpuRunSummary {
             energy_source: Some(EnergySource::Counter),
         }],
         total_energy_j: Some(24_543.75),
+        power_per_second_w: vec![Some(400.0), Some(412.5), None, Some(690.0)],
     }
 }
 

@@ -173,6 +173,9 @@ fn extras(
                     .into_iter()
                     .filter_map(|m| Some((m, round_ms(b.mean_latency_ms(m)?))))
                     .collect(),
+                gpu_power_w: gpu
+                    .and_then(|g| g.power_per_second_w.get(i).copied().flatten())
+                    .map(|w| (w * 10.0).round() / 10.0),
             })
             .collect(),
         timeline: s

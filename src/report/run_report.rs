@@ -360,6 +360,9 @@ pub struct SecondRow {
     /// token arrived, TPOT and E2EL by when the request completed; only metrics with a sample.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub mean_ms: BTreeMap<LatencyMetric, f64>,
+    /// All GPUs' power in this second (the GPU window opens with the timed run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_power_w: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

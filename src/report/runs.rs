@@ -42,6 +42,8 @@ pub struct SecondPoint {
     /// Mean TTFT and TPOT of this second (ms), when it had any.
     pub ttft_ms: Option<f64>,
     pub tpot_ms: Option<f64>,
+    /// All GPUs' power in this second (W), when the run sampled GPUs.
+    pub gpu_power_w: Option<f64>,
 }
 
 /// One result file, read.

@@ -183,7 +183,7 @@ fn workload_table(groups: &[Group], lang: Lang) -> Table {
 }
 
 /// A run over time (its first run, for repeats): output tokens per second, input tokens per
-/// second and mean TTFT/TPOT per second, each on a chart of its own: input rates are often
+/// second, mean TTFT/TPOT per second and GPU power (when sampled), each on a chart of its own: input rates are often
 /// ten times the output's, and on one scale the output line would lie flat on the axis.
 fn per_second_charts(g: &Group, i: usize, lang: Lang) -> Result<Vec<Chart>, String> {
     let run = g.first();
@@ -234,6 +234,13 @@ fn per_second_charts(g: &Group, i: usize, lang: Lang) -> Result<Vec<Chart>, Stri
             series(text::MEAN_TTFT.get(lang), &|p| p.ttft_ms),
             series(text::MEAN_TPOT.get(lang), &|p| p.tpot_ms),
         ],
+    )?;
+    let power = text::GPU_POWER_PER_SECOND.get(lang);
+    chart(
+        "gpu-power",
+        power,
+        "W",
+        vec![series(power, &|p| p.gpu_power_w)],
     )?;
     Ok(charts)
 }

@@ -70,6 +70,7 @@ phrase!(
 );
 phrase!(MEAN_TTFT, "mean TTFT", "平均 TTFT");
 phrase!(MEAN_TPOT, "mean TPOT", "平均 TPOT");
+phrase!(GPU_POWER_PER_SECOND, "GPU power", "GPU 功耗");
 phrase!(
     NO_SERIES,
     "This result has no per-second series (a vLLM file, or an older tokscope result).",

@@ -389,6 +389,7 @@ pub fn run_from_report(path: &Path, r: &RunReport, label: Option<&str>) -> Run {
                     input_tokens: p.input_tokens as f64,
                     ttft_ms: p.mean_ms.get(&LatencyMetric::Ttft).copied(),
                     tpot_ms: p.mean_ms.get(&LatencyMetric::Tpot).copied(),
+                    gpu_power_w: p.gpu_power_w,
                 })
                 .collect()
         })

@@ -56,6 +56,10 @@ pub struct GpuRunSummary {
     pub gpus: Vec<GpuRunStats>,
     /// Sum of the energies of the GPUs that have one; `None` if none has.
     pub total_energy_j: Option<f64>,
+    /// Power of all GPUs together in each second of the window (the sum of each GPU's mean
+    /// reading in that second); `None` for a second without a reading.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub power_per_second_w: Vec<Option<f64>>,
 }
 
 impl GpuRunSummary {
@@ -134,6 +138,8 @@ struct Acc {
     energy_first: Option<u64>,
     energy_last: Option<u64>,
     counter_broken: bool,
+    /// (sum of readings, readings) per second of the window.
+    power_seconds: Vec<(f64, u32)>,
 }
 
 fn max_opt<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
@@ -149,6 +155,8 @@ fn max_opt<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
 pub struct GpuRunAccumulator {
     gpus: Vec<Acc>,
     index: HashMap<(String, String), usize>,
+    /// The first reading's time: second 0 of the per-second power.
+    origin: Option<f64>,
 }
 
 impl GpuRunAccumulator {
@@ -159,6 +167,9 @@ impl GpuRunAccumulator {
 
     /// Add the readings of `node` taken at `t_s` seconds (any monotonic origin).
     pub fn push(&mut self, node: &str, t_s: f64, samples: &[GpuSample]) {
+        let origin = *self.origin.get_or_insert(t_s);
+        // A day of seconds at most: a reading with an odd clock cannot grow the series.
+        let second = ((t_s - origin).max(0.0) as usize).min(86_400);
         for s in samples {
             let id = (node.to_string(), s.key.clone());
             let i = *self.index.entry(id).or_insert_with(|| {
@@ -179,6 +190,7 @@ impl GpuRunAccumulator {
                     energy_first: None,
                     energy_last: None,
                     counter_broken: false,
+                    power_seconds: Vec::new(),
                 });
                 self.gpus.len() - 1
             });
@@ -194,6 +206,11 @@ impl GpuRunAccumulator {
                     a.integrated_s += t_s - t0;
                 }
                 a.last_power = Some((t_s, w));
+                if a.power_seconds.len() <= second {
+                    a.power_seconds.resize(second + 1, (0.0, 0));
+                }
+                let slot = &mut a.power_seconds[second];
+                *slot = (slot.0 + w, slot.1 + 1);
                 a.single_power.get_or_insert(w);
                 a.peak_power = max_opt(a.peak_power, Some(w));
             }
@@ -253,9 +270,25 @@ impl GpuRunAccumulator {
             })
             .collect();
         let energies: Vec<f64> = gpus.iter().filter_map(|g| g.energy_j).collect();
+        let seconds = self
+            .gpus
+            .iter()
+            .map(|a| a.power_seconds.len())
+            .max()
+            .unwrap_or(0);
+        let power_per_second_w = (0..seconds)
+            .map(|i| {
+                let means = self.gpus.iter().filter_map(|a| {
+                    let (sum, n) = *a.power_seconds.get(i)?;
+                    (n > 0).then(|| sum / f64::from(n))
+                });
+                means.fold(None, |acc: Option<f64>, w| Some(acc.unwrap_or(0.0) + w))
+            })
+            .collect();
         GpuRunSummary {
             total_energy_j: (!energies.is_empty()).then(|| energies.iter().sum()),
             gpus,
+            power_per_second_w,
         }
     }
 }
@@ -363,5 +396,26 @@ mod tests {
         assert_eq!(json["gpus"][0]["energy_j"], serde_json::Value::Null);
         let back: GpuRunSummary = serde_json::from_value(json).unwrap();
         assert_eq!(back.gpus[0].key, "a");
+    }
+
+    #[test]
+    fn power_per_second_sums_each_gpus_mean_of_that_second() {
+        let mut acc = GpuRunAccumulator::new();
+        let at = |acc: &mut GpuRunAccumulator, t: f64, a: Option<f64>, b: Option<f64>| {
+            acc.push(
+                "n",
+                t,
+                &[sample("a", a, None, 0, 0.0), sample("b", b, None, 0, 0.0)],
+            );
+        };
+        at(&mut acc, 10.0, Some(100.0), Some(50.0));
+        at(&mut acc, 10.5, Some(200.0), None);
+        at(&mut acc, 11.2, Some(300.0), None);
+        at(&mut acc, 13.0, None, None);
+        // Second 0: a's mean 150 + b's 50; second 1: a alone; seconds 2 and 3: no reading.
+        assert_eq!(
+            acc.finish().power_per_second_w,
+            vec![Some(200.0), Some(300.0)]
+        );
     }
 }
