@@ -337,7 +337,11 @@ impl Ledger {
         }
         let known: Vec<ServerMetrics> = self.prev.iter().flatten().cloned().collect();
         let latest = ServerMetrics::combine(&known)?;
-        let prev_tick = self.ring.back().cloned();
+        // A tick where a source did not answer has no rates: the tokens it made meanwhile
+        // arrive with its next answer, and a rate over this tick would dip now and double
+        // then. The next full tick measures over the whole time since the last full one.
+        let complete = fresh.iter().all(Option::is_some);
+        let prev_tick = self.ring.back().cloned().filter(|_| complete);
         let dt = prev_tick
             .as_ref()
             .map(|(t, _)| now.saturating_duration_since(*t).as_secs_f64())
@@ -367,7 +371,9 @@ impl Ledger {
             e2e_p50_ms: ms(&lat.e2e, 0.5),
             queue_p50_ms: ms(&lat.queue, 0.5),
         };
-        self.ring.push_back((now, self.totals.clone()));
+        if complete {
+            self.ring.push_back((now, self.totals.clone()));
+        }
         while self
             .ring
             .get(1)

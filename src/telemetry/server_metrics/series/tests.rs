@@ -93,9 +93,34 @@ fn replicas_are_summed_and_one_restarting_leaves_the_others_alone() {
     // The second replica restarts: its 10 new tokens count, nothing goes negative.
     let (_, p) = l.tick(at(t0, 2), &[a(5100.0), a(10.0)]).unwrap();
     assert_eq!(p.generation_tok_s, Some(60.0));
-    // A replica that did not answer this tick: the other's tokens still count.
-    let (_, p) = l.tick(at(t0, 3), &[a(5150.0), None]).unwrap();
-    assert_eq!(p.generation_tok_s, Some(50.0));
+    // A replica that did not answer this tick: no rate for it (the running figures still
+    // come from what answered) ...
+    let (m, p) = l.tick(at(t0, 3), &[a(5150.0), None]).unwrap();
+    assert_eq!(p.generation_tok_s, None);
+    assert_eq!(m.running, Some(6.0));
+    // ... and the next full tick measures both over the two seconds since the last full one:
+    // no dip, no catch-up spike (replica two made 40 tokens meanwhile).
+    let (_, p) = l.tick(at(t0, 4), &[a(5200.0), a(50.0)]).unwrap();
+    assert_eq!(p.generation_tok_s, Some(70.0));
+    // Every token is counted once over the run.
+    assert_eq!(l.run().generation_tokens, Some(200.0 + 50.0 + 10.0 + 40.0));
+}
+
+#[test]
+fn a_missed_scrape_of_one_source_is_a_gap_not_a_dip_and_a_spike() {
+    let t0 = Instant::now();
+    let mut l = Ledger::new(1, t0);
+    let g = |g| Some(page(1.0, g, 0.0, 0.0, 0.0, 0.0));
+    l.tick(at(t0, 0), &[g(0.0)]).unwrap();
+    let rates: Vec<Option<f64>> = [(1, g(100.0)), (2, None), (3, g(300.0)), (4, g(400.0))]
+        .into_iter()
+        .map(|(s, m)| {
+            l.tick(at(t0, s), &[m])
+                .map(|(_, p)| p.generation_tok_s)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(rates, [Some(100.0), None, Some(100.0), Some(100.0)]);
 }
 
 #[test]
