@@ -70,7 +70,14 @@ pub fn render(
             Span::styled(" save result and screen  ", theme.dim()),
             Span::styled("q", theme.accent()),
             Span::styled(" quit  ", theme.dim()),
-            Span::styled("w t 1-5 ?", theme.accent()),
+            Span::styled(
+                if app.sweep.is_some() {
+                    "w t 1-6 ?"
+                } else {
+                    "w t 1-5 ?"
+                },
+                theme.accent(),
+            ),
             Span::styled(" look around", theme.dim()),
         ];
         // Narrow: drop the least needed (looking around), then the words; never cut a key.
