@@ -192,6 +192,11 @@ fn extras(
         gpu: gpu.map(|g| GpuReport::new(g, tokens)),
         server: server.filter(|r| r.scrapes > 0).cloned(),
         workload: out.workload.clone(),
+        slo_attainment_pct: {
+            let timed = sum.completed + sum.failed;
+            (sum.request_goodput.is_some() && timed > 0)
+                .then(|| out.good_requests as f64 * 100.0 / timed as f64)
+        },
         server_series: None,
         client_vs_server: None,
         mode: None,

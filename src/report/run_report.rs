@@ -278,6 +278,9 @@ pub struct Extras {
     pub gpu: Option<GpuReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerRunStats>,
+    /// With `--goodput`: the share of timed requests that met every SLO (percent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo_attainment_pct: Option<f64>,
     /// What the prompts' source used and did: dataset, how lengths were counted, calibrations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workload: Option<crate::load::workload::WorkloadInfo>,
@@ -379,6 +382,9 @@ pub struct GpuReport {
     pub gpus: Vec<GpuReportEntry>,
     pub total_energy_j: Option<f64>,
     pub joules_per_output_token: Option<f64>,
+    /// All GPUs' mean power together over the window (W), when any reported power.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power_w: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -392,7 +398,7 @@ pub struct GpuReportEntry {
 impl GpuReport {
     /// The GPU block for a run whose GPUs produced `output_tokens` (every token received).
     pub fn new(g: &GpuRunSummary, output_tokens: u64) -> GpuReport {
-        GpuReport {
+        let mut report = GpuReport {
             gpus: g
                 .gpus
                 .iter()
@@ -403,7 +409,10 @@ impl GpuReport {
                 .collect(),
             total_energy_j: g.total_energy_j,
             joules_per_output_token: g.joules_per_output_token(output_tokens),
-        }
+            power_w: None,
+        };
+        report.power_w = report.total_avg_power_w();
+        report
     }
 
     /// Sum of the GPUs' average power (W), when any reported one.

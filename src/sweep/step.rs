@@ -104,11 +104,12 @@ pub async fn run_once(sh: &Shared<'_>, plan: &RunPlan) -> anyhow::Result<RunDone
     let gpu_stats = sh.gpu.zip(gpu_run).map(|(m, id)| m.end_run(id));
     let slos = !plan.stats.goodput.is_empty();
     let report = FinishedRun::new(&meta, &outcome, gpu_stats.as_ref(), sh.server, slos).await;
-    let timed = report.summary.completed + report.summary.failed;
-    let attainment_pct =
-        (slos && timed > 0).then(|| outcome.good_requests as f64 * 100.0 / timed as f64);
-    let mut result = serde_json::to_value(&report.report)?;
-    add_sweep_figures(&mut result, attainment_pct);
+    let attainment_pct = report
+        .report
+        .tokscope
+        .as_ref()
+        .and_then(|t| t.slo_attainment_pct);
+    let result = serde_json::to_value(&report.report)?;
     Ok(RunDone {
         result,
         interrupted: engine.interrupted,
@@ -131,31 +132,6 @@ fn relay_snapshots(
             }
         }
     })
-}
-
-/// The figures a sweep charts that a single result keeps elsewhere: all GPUs' mean power
-/// together (`tokscope.gpu.power_w`) and the SLO attainment (`tokscope.slo_attainment_pct`).
-fn add_sweep_figures(result: &mut Value, attainment_pct: Option<f64>) {
-    let Some(ts) = result.get_mut("tokscope").and_then(Value::as_object_mut) else {
-        return;
-    };
-    if let Some(a) = attainment_pct {
-        ts.insert("slo_attainment_pct".into(), Value::from(a));
-    }
-    if let Some(gpu) = ts.get_mut("gpu").and_then(Value::as_object_mut) {
-        let powers: Vec<f64> = gpu
-            .get("gpus")
-            .and_then(Value::as_array)
-            .map(|g| {
-                g.iter()
-                    .filter_map(|x| x.get("avg_power_w")?.as_f64())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !powers.is_empty() {
-            gpu.insert("power_w".into(), Value::from(powers.iter().sum::<f64>()));
-        }
-    }
 }
 
 /// Longest wait for the server's queue to empty before a step.
