@@ -83,8 +83,9 @@ pub(super) fn run(
     };
 
     let on_save: crate::tui::SaveFn = {
-        let (ctl, server, dir, rt) = (
+        let (ctl, gpu, server, dir, rt) = (
             ctl.clone(),
+            gpu.clone(),
             server.clone(),
             dir.clone(),
             rt.handle().clone(),
@@ -96,13 +97,13 @@ pub(super) fn run(
                 .filter(|p| p.exists())
                 .collect();
             // The run in progress, as its result file will be when it ends (it is replaced
-            // then); its GPU block waits for the run's end.
+            // then), GPU block included.
             if let Some(run) = ctl.current.get() {
                 let save = SaveCtx {
                     meta: run.meta,
                     paths: run.paths,
-                    gpu: None,
-                    gpu_run: Arc::default(),
+                    gpu: gpu.clone(),
+                    gpu_run: run.gpu_run,
                     server: server.clone(),
                     goodput,
                     workload: run.workload,

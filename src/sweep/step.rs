@@ -29,6 +29,8 @@ pub struct RunHandle {
     pub paths: ResultPaths,
     /// The prompts' source, for the result's workload block.
     pub workload: crate::runner::WorkloadHandle,
+    /// The GPU window of this run, once its timed part has started (for `s` mid-run).
+    pub gpu_run: Arc<Mutex<Option<crate::telemetry::gpu::RunId>>>,
 }
 
 impl CurrentRun {
@@ -82,19 +84,23 @@ pub async fn run_once(sh: &Shared<'_>, plan: &RunPlan) -> anyhow::Result<RunDone
     let meta = prepared.meta.clone();
     let paths = prepared.paths.clone();
     let running = crate::runner::start(prepared, true);
+    let gpu_slot: Arc<Mutex<Option<crate::telemetry::gpu::RunId>>> = Arc::default();
     sh.current.set(Some(RunHandle {
         commands: running.commands.clone(),
         workload: running.workload.clone(),
         meta: meta.clone(),
         paths,
+        gpu_run: gpu_slot.clone(),
     }));
     let relay = sh
         .live
         .map(|to| relay_snapshots(running.snapshots.clone(), to.clone()));
-    let (gpu_run, done) = tokio::join!(
-        gpu_run_from_timed_start(sh.gpu, running.snapshots.clone()),
-        running.done
-    );
+    let open_window = async {
+        let id = gpu_run_from_timed_start(sh.gpu, running.snapshots.clone()).await;
+        *gpu_slot.lock().unwrap_or_else(|p| p.into_inner()) = id;
+        id
+    };
+    let (gpu_run, done) = tokio::join!(open_window, running.done);
     sh.current.set(None);
     if let Some(relay) = relay {
         // The run's last snapshot reaches the screen before the next run starts.
