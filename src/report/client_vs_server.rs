@@ -6,6 +6,7 @@
 //! something else is loading the server, or one side miscounts: that is shown as a warning.
 
 use crate::metrics::snapshot::Snapshot;
+use crate::telemetry::server_metrics::series::LatencyFigures;
 use crate::telemetry::server_metrics::ServerRunStats;
 use serde::{Deserialize, Serialize};
 
@@ -17,8 +18,10 @@ pub struct Comparison {
     pub server_ttft_p50_ms: Option<f64>,
     pub our_ttft_p99_ms: Option<f64>,
     pub server_ttft_p99_ms: Option<f64>,
-    /// Our median TTFT minus the server's.
-    pub ttft_gap_p50_ms: Option<f64>,
+    /// Our median TTFT minus the server's, as far as the server's histogram can tell: the
+    /// server's median lies somewhere in one bucket, so the gap lies in this range.
+    pub ttft_gap_p50_ms_min: Option<f64>,
+    pub ttft_gap_p50_ms_max: Option<f64>,
     pub our_output_tokens: u64,
     pub server_output_tokens: Option<f64>,
     /// The difference in-flight requests and warm-ups can explain.
@@ -62,7 +65,12 @@ impl Comparison {
             server_ttft_p50_ms: server_p50,
             our_ttft_p99_ms: our_p99,
             server_ttft_p99_ms: sttft.and_then(|f| f.p99_ms),
-            ttft_gap_p50_ms: our_p50.zip(server_p50).map(|(a, b)| a - b),
+            ttft_gap_p50_ms_min: our_p50
+                .zip(sttft)
+                .and_then(|(a, f)| ttft_gap(a, f).map(|g| g.0)),
+            ttft_gap_p50_ms_max: our_p50
+                .zip(sttft)
+                .and_then(|(a, f)| ttft_gap(a, f).map(|g| g.1)),
             our_output_tokens: our_tokens,
             server_output_tokens: server.generation_tokens,
             explained_tokens: explained,
@@ -82,7 +90,7 @@ impl Comparison {
                         "{} / {} (gap {})",
                         v(self.our_ttft_p50_ms),
                         v(self.server_ttft_p50_ms),
-                        v(self.ttft_gap_p50_ms)
+                        gap_text(self.ttft_gap_p50_ms_min, self.ttft_gap_p50_ms_max)
                     ),
                     None => format!(
                         "{} / n/a: this server has no TTFT histogram",
@@ -104,6 +112,28 @@ impl Comparison {
             lines.push(format!("WARNING: {w}"));
         }
         lines
+    }
+}
+
+/// The range our median TTFT minus the server's can be in, milliseconds: the server's median
+/// is known only to lie in one of its histogram's buckets (vLLM's TTFT buckets jump from 100 to
+/// 250 ms), so an interpolated point would invent a gap, even a negative one. The gap is never
+/// below 0 (our TTFT contains the server's); `None` without the server's median or ours.
+pub fn ttft_gap(ours_ms: f64, server: &LatencyFigures) -> Option<(f64, f64)> {
+    let lo = server.p50_bucket_low_ms?;
+    let max = (ours_ms - lo).max(0.0);
+    let min = server
+        .p50_bucket_high_ms
+        .map_or(0.0, |hi| (ours_ms - hi).max(0.0));
+    Some((min, max))
+}
+
+/// "12.0" for a gap known to a tenth of a millisecond, "0.0 to 21.0" for a range.
+pub fn gap_text(min: Option<f64>, max: Option<f64>) -> String {
+    match (min, max) {
+        (Some(a), Some(b)) if (b - a).abs() < 0.05 => format!("{a:.1}"),
+        (Some(a), Some(b)) => format!("{a:.1} to {b:.1}, within the server's histogram bucket"),
+        _ => "n/a".into(),
     }
 }
 
@@ -131,6 +161,9 @@ mod tests {
                 |p| crate::telemetry::server_metrics::series::LatencyFigures {
                     count: 10.0,
                     p50_ms: Some(p),
+                    // vLLM's TTFT buckets around 95 ms: 80 to 100.
+                    p50_bucket_low_ms: Some(80.0),
+                    p50_bucket_high_ms: Some(100.0),
                     ..Default::default()
                 },
             ),
@@ -141,15 +174,41 @@ mod tests {
     #[test]
     fn agreeing_counts_and_the_ttft_gap() {
         let c = Comparison::for_run(&snap(12_800, 100, 0), &server(12_800.0, Some(95.0))).unwrap();
-        assert_eq!(c.ttft_gap_p50_ms, Some(25.0));
+        // The server's median is somewhere in 80..100 ms: ours (120) is 20 to 40 ms above it.
+        assert_eq!(
+            (c.ttft_gap_p50_ms_min, c.ttft_gap_p50_ms_max),
+            (Some(20.0), Some(40.0))
+        );
         assert_eq!(c.warning, None);
         assert_eq!(
             c.lines()[0],
             format!(
-                "{:<40} 120.0 / 95.0 (gap 25.0)",
+                "{:<40} 120.0 / 95.0 (gap 20.0 to 40.0, within the server's histogram bucket)",
                 "TTFT p50 ours / server (ms):"
             )
         );
+    }
+
+    #[test]
+    fn a_gap_is_never_invented_from_inside_one_bucket() {
+        // Ours 121 ms; the server's median lies in vLLM's 100..250 ms bucket (interpolated to
+        // 175): the gap is 0 to 21 ms, not -54.
+        let f = LatencyFigures {
+            count: 40.0,
+            p50_ms: Some(175.0),
+            p50_bucket_low_ms: Some(100.0),
+            p50_bucket_high_ms: Some(250.0),
+            ..Default::default()
+        };
+        assert_eq!(ttft_gap(121.0, &f), Some((0.0, 21.0)));
+        // In the +Inf bucket only a floor of the server's figure is known.
+        let inf = LatencyFigures {
+            p50_bucket_low_ms: Some(10_000.0),
+            p50_bucket_high_ms: None,
+            ..f.clone()
+        };
+        assert_eq!(ttft_gap(12_000.0, &inf), Some((0.0, 2_000.0)));
+        assert_eq!(gap_text(Some(3.0), Some(3.0)), "3.0");
     }
 
     #[test]

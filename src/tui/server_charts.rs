@@ -289,26 +289,37 @@ fn latency(
         // Ours over the same 30 s: the gap is what happens outside the engine.
         let our = (s.recent.by_metric[crate::metrics::latency::LatencyMetric::Ttft].count > 0)
             .then_some(s.recent.by_metric[crate::metrics::latency::LatencyMetric::Ttft].median);
-        let server = v
-            .window
-            .latency
-            .ttft
-            .as_ref()
+        let server_buckets = v.window.latency.ttft.as_ref();
+        let server = server_buckets
             .and_then(|b| b.quantile(0.5))
             .map(|s| s * 1000.0);
+        let bucket = server_buckets.and_then(|b| b.quantile_bucket(0.5));
         let mut spans = vec![
             Span::styled("TTFT p50 ours ", theme.dim()),
             Span::styled(fmt::ms(our), theme.series(1)),
             Span::styled(" · server ", theme.dim()),
             Span::styled(fmt::ms(server), theme.series(0)),
         ];
-        if let (Some(a), Some(b)) = (our, server) {
-            spans.push(Span::styled(" · gap ", theme.dim()));
-            spans.push(Span::styled(fmt::ms(Some(a - b)), theme.text()));
-            spans.push(Span::styled(
-                " (network, HTTP, queue outside the engine)",
-                theme.dim(),
-            ));
+        if let (Some(a), Some((lo, hi))) = (our, bucket) {
+            // The server's median is known only to lie in one bucket: the gap is a range.
+            let f = crate::telemetry::server_metrics::series::LatencyFigures {
+                p50_bucket_low_ms: Some(lo * 1000.0),
+                p50_bucket_high_ms: Some(hi * 1000.0).filter(|h| h.is_finite()),
+                ..Default::default()
+            };
+            if let Some((min, max)) = crate::report::client_vs_server::ttft_gap(a, &f) {
+                let gap = if max - min < 0.05 {
+                    fmt::ms(Some(min))
+                } else {
+                    format!("{}–{}", fmt::ms(Some(min)), fmt::ms(Some(max)))
+                };
+                spans.push(Span::styled(" · gap ", theme.dim()));
+                spans.push(Span::styled(gap, theme.text()));
+                spans.push(Span::styled(
+                    " (network, HTTP, queue outside the engine)",
+                    theme.dim(),
+                ));
+            }
         }
         lines.push(Line::from(spans));
     }

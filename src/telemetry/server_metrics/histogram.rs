@@ -128,6 +128,19 @@ impl Buckets {
         Some(lower + (upper - lower) * (rank - below) / inside)
     }
 
+    /// The bucket the `q` quantile falls in, `(lower, upper)` in the histogram's unit (`upper`
+    /// infinite in the `+Inf` bucket): the server's figure is known only to lie in it.
+    pub fn quantile_bucket(&self, q: f64) -> Option<(f64, f64)> {
+        let total = self.count();
+        if total.is_nan() || total <= 0.0 || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let rank = q * total;
+        let i = self.counts.iter().position(|&c| c >= rank)?;
+        let lower = if i == 0 { 0.0 } else { self.bounds[i - 1] };
+        Some((lower, self.bounds[i]))
+    }
+
     /// The `q` quantile for people, milliseconds: "<300 ms" when the rank falls in the lowest
     /// bucket (vLLM's request-latency buckets start at 0.3 s: all that is known is "below"),
     /// ">N" in the `+Inf` bucket, else the interpolated value.

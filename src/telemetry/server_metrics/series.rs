@@ -235,6 +235,10 @@ pub struct LatencyFigures {
     pub lowest_bucket_ms: Option<f64>,
     pub mean_ms: Option<f64>,
     pub p50_ms: Option<f64>,
+    /// The bucket the median lies in: `p50_ms` is an interpolation inside it.
+    pub p50_bucket_low_ms: Option<f64>,
+    /// `None` when the median is in the `+Inf` bucket.
+    pub p50_bucket_high_ms: Option<f64>,
     pub p90_ms: Option<f64>,
     pub p99_ms: Option<f64>,
 }
@@ -251,6 +255,11 @@ impl LatencyFigures {
                 .map(|x| x * 1000.0),
             mean_ms: b.mean().map(|s| s * 1000.0),
             p50_ms: ms(&Some(b.clone()), 0.5),
+            p50_bucket_low_ms: b.quantile_bucket(0.5).map(|(lo, _)| lo * 1000.0),
+            p50_bucket_high_ms: b
+                .quantile_bucket(0.5)
+                .map(|(_, hi)| hi * 1000.0)
+                .filter(|hi| hi.is_finite()),
             p90_ms: ms(&Some(b.clone()), 0.9),
             p99_ms: ms(&Some(b.clone()), 0.99),
         })
