@@ -44,6 +44,7 @@ impl Comparison {
         };
         let sttft = server.ttft.as_ref().filter(|f| f.count > 0.0);
         let server_p50 = sttft.and_then(|f| f.p50_ms);
+        let gap = our_p50.zip(sttft).and_then(|(a, f)| ttft_gap(a, f));
         let c = &snap.counts;
         let our_tokens = c.received_output_tokens;
         let requests = (c.ok + c.failed + c.incomplete).max(1);
@@ -65,12 +66,8 @@ impl Comparison {
             server_ttft_p50_ms: server_p50,
             our_ttft_p99_ms: our_p99,
             server_ttft_p99_ms: sttft.and_then(|f| f.p99_ms),
-            ttft_gap_p50_ms_min: our_p50
-                .zip(sttft)
-                .and_then(|(a, f)| ttft_gap(a, f).map(|g| g.0)),
-            ttft_gap_p50_ms_max: our_p50
-                .zip(sttft)
-                .and_then(|(a, f)| ttft_gap(a, f).map(|g| g.1)),
+            ttft_gap_p50_ms_min: gap.map(|g| g.0),
+            ttft_gap_p50_ms_max: gap.map(|g| g.1),
             our_output_tokens: our_tokens,
             server_output_tokens: server.generation_tokens,
             explained_tokens: explained,
@@ -121,11 +118,15 @@ impl Comparison {
 /// below 0 (our TTFT contains the server's); `None` without the server's median or ours.
 pub fn ttft_gap(ours_ms: f64, server: &LatencyFigures) -> Option<(f64, f64)> {
     let lo = server.p50_bucket_low_ms?;
-    let max = (ours_ms - lo).max(0.0);
-    let min = server
-        .p50_bucket_high_ms
-        .map_or(0.0, |hi| (ours_ms - hi).max(0.0));
-    Some((min, max))
+    Some(ttft_gap_in_bucket(ours_ms, lo, server.p50_bucket_high_ms))
+}
+
+/// The gap range when the server's median lies in `[lo_ms, hi_ms]` (`None`: the `+Inf`
+/// bucket, only a floor is known).
+pub fn ttft_gap_in_bucket(ours_ms: f64, lo_ms: f64, hi_ms: Option<f64>) -> (f64, f64) {
+    let max = (ours_ms - lo_ms).max(0.0);
+    let min = hi_ms.map_or(0.0, |hi| (ours_ms - hi).max(0.0));
+    (min, max)
 }
 
 /// "12.0" for a gap known to a tenth of a millisecond, "0.0 to 21.0" for a range.

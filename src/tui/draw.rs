@@ -122,19 +122,7 @@ fn draw_panes(
     gpu: Option<&dyn SideView>,
     now: Instant,
 ) {
-    let wide = body.width >= WIDE;
-    let (left, side_area) = if wide {
-        let side_w = if body.width >= 150 { 36 } else { 30 };
-        let [l, s] =
-            Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_w)]).areas(body);
-        (l, s)
-    } else {
-        // Narrow: the side panel folds into one line per device under the panes.
-        let lines = 1 + gpu.map_or(0, |g| g.compact_lines());
-        let lines = lines.min(body.height / 4).max(1);
-        let [l, s] = Layout::vertical([Constraint::Fill(1), Constraint::Length(lines)]).areas(body);
-        (l, s)
-    };
+    let (left, side_area, wide) = side::split(body, gpu);
     side::render(frame, side_area, app, theme, gpu, !wide, now);
 
     let lat_rows = latency::rows(snap) as u16;

@@ -302,24 +302,20 @@ fn latency(
         ];
         if let (Some(a), Some((lo, hi))) = (our, bucket) {
             // The server's median is known only to lie in one bucket: the gap is a range.
-            let f = crate::telemetry::server_metrics::series::LatencyFigures {
-                p50_bucket_low_ms: Some(lo * 1000.0),
-                p50_bucket_high_ms: Some(hi * 1000.0).filter(|h| h.is_finite()),
-                ..Default::default()
+            let hi = Some(hi * 1000.0).filter(|h| h.is_finite());
+            let (min, max) =
+                crate::report::client_vs_server::ttft_gap_in_bucket(a, lo * 1000.0, hi);
+            let gap = if max - min < 0.05 {
+                fmt::ms(Some(min))
+            } else {
+                format!("{}–{}", fmt::ms(Some(min)), fmt::ms(Some(max)))
             };
-            if let Some((min, max)) = crate::report::client_vs_server::ttft_gap(a, &f) {
-                let gap = if max - min < 0.05 {
-                    fmt::ms(Some(min))
-                } else {
-                    format!("{}–{}", fmt::ms(Some(min)), fmt::ms(Some(max)))
-                };
-                spans.push(Span::styled(" · gap ", theme.dim()));
-                spans.push(Span::styled(gap, theme.text()));
-                spans.push(Span::styled(
-                    " (network, HTTP, queue outside the engine)",
-                    theme.dim(),
-                ));
-            }
+            spans.push(Span::styled(" · gap ", theme.dim()));
+            spans.push(Span::styled(gap, theme.text()));
+            spans.push(Span::styled(
+                " (network, HTTP, queue outside the engine)",
+                theme.dim(),
+            ));
         }
         lines.push(Line::from(spans));
     }

@@ -3,7 +3,7 @@
 
 use super::app::App;
 use super::fmt;
-use super::pane::pane_block;
+use super::pane::{pane_block, WIDE};
 use super::theme::Theme;
 use super::SideView;
 use crate::telemetry::sysstat::{ClientStat, SATURATION};
@@ -26,6 +26,24 @@ fn cpu_text(c: &ClientStat) -> String {
 
 fn rss_text(c: &ClientStat) -> String {
     c.rss_bytes.map_or("n/a".to_string(), fmt::bytes)
+}
+
+/// Where the panes and the side panel go: a column on the right from `WIDE` columns on,
+/// else one line per device under the panes. Returns (panes, side, wide).
+pub fn split(body: Rect, gpu: Option<&dyn SideView>) -> (Rect, Rect, bool) {
+    let wide = body.width >= WIDE;
+    let (main, side) = if wide {
+        let side_w = if body.width >= 150 { 36 } else { 30 };
+        let [l, s] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_w)]).areas(body);
+        (l, s)
+    } else {
+        let lines = 1 + gpu.map_or(0, |g| g.compact_lines());
+        let lines = lines.min(body.height / 4).max(1);
+        let [l, s] = Layout::vertical([Constraint::Fill(1), Constraint::Length(lines)]).areas(body);
+        (l, s)
+    };
+    (main, side, wide)
 }
 
 /// Draw the panel. `compact`: a strip of one line per device (narrow terminals).

@@ -13,7 +13,6 @@
 //! ```
 
 use super::app::{App, Pane};
-use super::pane::WIDE;
 use super::theme::Theme;
 use super::{fmt, server_charts, side, SideView};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -56,18 +55,7 @@ pub fn draw(
         side::render(frame, body, app, theme, gpu, false, now);
         return;
     }
-    let wide = body.width >= WIDE;
-    let (main, side_area) = if wide {
-        let side_w = if body.width >= 150 { 36 } else { 30 };
-        let [l, s] =
-            Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_w)]).areas(body);
-        (l, s)
-    } else {
-        let lines = 1 + gpu.map_or(0, |g| g.compact_lines());
-        let lines = lines.min(body.height / 4).max(1);
-        let [l, s] = Layout::vertical([Constraint::Fill(1), Constraint::Length(lines)]).areas(body);
-        (l, s)
-    };
+    let (main, side_area, wide) = side::split(body, gpu);
     side::render(frame, side_area, app, theme, gpu, !wide, now);
     server_charts::render(frame, main, &app.server, None, theme);
 }

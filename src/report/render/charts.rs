@@ -2,6 +2,7 @@
 //! text is left to the viewer, with a font list that includes CJK fonts so Chinese labels
 //! render). Bar charts for configurations, line charts for sweeps and per-second series.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 /// Fonts in the SVG's `font-family`: common CJK fonts on Linux, macOS and Windows first, then
@@ -51,6 +52,20 @@ fn err<E: std::fmt::Display>(e: E) -> String {
 }
 
 /// Axis numbers: whole with separators when whole or from 10 up (2,500), else one place (0.5).
+/// The series' names in a box at the upper left, the same on every chart.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT_FAMILY, 16))
+        .draw()
+        .map_err(err)
+}
+
 fn axis_number(v: &f64) -> String {
     if v.abs() >= 10.0 || v.fract() == 0.0 {
         crate::report::number::plain(v.round(), 0)
@@ -149,14 +164,7 @@ pub fn bars(
             });
             chart.draw_series(labels).map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT_FAMILY, 16))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -238,14 +246,7 @@ pub fn lines(
                 )])
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT_FAMILY, 16))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
